@@ -10,6 +10,11 @@
 #define ROOSTCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct rc_channel;
+struct cJSON;
 
 #define ROOSTCTL_EXIT_OK 0
 #define ROOSTCTL_EXIT_FAIL 1
@@ -26,6 +31,26 @@ struct roostctl {
 typedef int (*roostctl_cmd_fn)(const struct roostctl *g, int argc, char **argv);
 
 int roostctl_cmd_eval(const struct roostctl *g, int argc, char **argv);
+int roostctl_cmd_apply(const struct roostctl *g, int argc, char **argv);
+int roostctl_cmd_flag(const struct roostctl *g, int argc, char **argv);
+int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv);
+int roostctl_cmd_watch(const struct roostctl *g, int argc, char **argv);
+
+/* Opens a channel to g->server with g's token. Returns an exit code;
+ * prints the reason on failure. */
+int roostctl_connect(const struct roostctl *g, struct rc_channel **out);
+
+/* One unary call. On success *resp is malloc'd and the result is
+ * ROOSTCTL_EXIT_OK; on failure the reason is printed (with advice) and
+ * ROOSTCTL_EXIT_FAIL returned. */
+int roostctl_call(const struct roostctl *g, struct rc_channel *ch, const char *method,
+                  const void *req, size_t len, uint8_t **resp, size_t *resp_len);
+
+/* Prints a cJSON value on one line to stdout and frees it. */
+void roostctl_print_json(struct cJSON *v);
+
+/* True when argv[i] is -h or --help anywhere in the command's arguments. */
+bool roostctl_wants_help(int argc, char **argv);
 
 /* Prints "roostctl: <message>\n" to stderr; returns ROOSTCTL_EXIT_USAGE or
  * ROOSTCTL_EXIT_FAIL as the caller chooses. */

@@ -1,0 +1,85 @@
+/* roostctl status: what roostd reports about itself. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roost/v1/roost.pb-c.h"
+#include "roostctl.h"
+#include "rpcclient.h"
+
+static const char usage[] =
+    "usage: roostctl status\n"
+    "\n"
+    "Prints roostd's version, revision, uptime, subscribers, store size and the\n"
+    "counters of its sync fan-out.\n";
+
+static void human_bytes(uint64_t b, char *out, size_t cap)
+{
+    if (b >= (1u << 20))
+        snprintf(out, cap, "%.1f MiB", (double)b / (1u << 20));
+    else
+        snprintf(out, cap, "%.1f KiB", (double)b / 1024);
+}
+
+int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv)
+{
+    Roost__V1__StatusRequest req = ROOST__V1__STATUS_REQUEST__INIT;
+    Roost__V1__StatusResponse *s;
+    struct rc_channel *ch;
+    uint8_t buf[8], *out;
+    size_t outlen;
+    int rc;
+
+    if (roostctl_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return ROOSTCTL_EXIT_OK;
+    }
+    if (argc > 1)
+        return roostctl_fail(ROOSTCTL_EXIT_USAGE, "status: unexpected '%s'", argv[1]);
+    if ((rc = roostctl_connect(g, &ch)) != ROOSTCTL_EXIT_OK)
+        return rc;
+    rc = roostctl_call(g, ch, "/roost.v1.Admin/Status", buf,
+                       roost__v1__status_request__pack(&req, buf), &out, &outlen);
+    rc_channel_close(ch);
+    if (rc != ROOSTCTL_EXIT_OK)
+        return rc;
+    if (!(s = roost__v1__status_response__unpack(NULL, outlen, out))) {
+        free(out);
+        return roostctl_fail(ROOSTCTL_EXIT_FAIL, "roostd sent a StatusResponse that cannot be "
+                                                 "decoded (a different version?)");
+    }
+    free(out);
+    if (g->json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "version", s->version);
+        cJSON_AddNumberToObject(o, "revision", (double)s->revision);
+        cJSON_AddNumberToObject(o, "uptime_seconds", (double)s->uptime_seconds);
+        cJSON_AddNumberToObject(o, "subscribers", s->subscribers);
+        cJSON_AddNumberToObject(o, "flags", s->flags);
+        cJSON_AddNumberToObject(o, "store_bytes", (double)s->store_bytes);
+        cJSON_AddNumberToObject(o, "log_first_revision", (double)s->log_first_revision);
+        cJSON_AddNumberToObject(o, "snapshots_sent", (double)s->snapshots_sent);
+        cJSON_AddNumberToObject(o, "changes_sent", (double)s->changes_sent);
+        cJSON_AddNumberToObject(o, "resyncs", (double)s->resyncs);
+        cJSON_AddNumberToObject(o, "applies", (double)s->applies);
+        cJSON_AddStringToObject(o, "data_dir", s->data_dir);
+        roostctl_print_json(o);
+    } else {
+        char size[32];
+        human_bytes(s->store_bytes, size, sizeof size);
+        printf("roostd %s at %s\n", s->version, g->server);
+        printf("  revision        %llu (clients can resume from %llu)\n",
+               (unsigned long long)s->revision, (unsigned long long)s->log_first_revision);
+        printf("  flags           %u\n", s->flags);
+        printf("  subscribers     %u\n", s->subscribers);
+        printf("  uptime          %llus\n", (unsigned long long)s->uptime_seconds);
+        printf("  store           %s in %s\n", size, s->data_dir);
+        printf("  sent            %llu snapshots, %llu changes, %llu resyncs\n",
+               (unsigned long long)s->snapshots_sent, (unsigned long long)s->changes_sent,
+               (unsigned long long)s->resyncs);
+        printf("  applies         %llu since start\n", (unsigned long long)s->applies);
+    }
+    roost__v1__status_response__free_unpacked(s, NULL);
+    return ROOSTCTL_EXIT_OK;
+}
