@@ -9,7 +9,7 @@
 
 #include "roost/v1/roost.pb-c.h"
 #include "roostctl.h"
-#include "rpcclient.h"
+#include "tools/lib/rpcclient.h"
 
 /* Larger than any document roostd accepts by default; roostd gives the
  * precise limit. */

@@ -6,7 +6,7 @@
 
 #include "roost/v1/roost.pb-c.h"
 #include "roostctl.h"
-#include "rpcclient.h"
+#include "tools/lib/rpcclient.h"
 
 static const char usage[] =
     "usage: roostctl flag get KEY\n"

@@ -14,7 +14,7 @@
 
 #include "roost/v1/roost.pb-c.h"
 #include "roostctl.h"
-#include "rpcclient.h"
+#include "tools/lib/rpcclient.h"
 
 static const char usage[] =
     "usage: roostctl watch [--from-revision N] [--count N] [--for SECONDS]\n"
@@ -49,7 +49,7 @@ static void print_time(cJSON *o, int64_t ms)
 {
     time_t sec = (time_t)(ms / 1000);
     struct tm tm;
-    char buf[40];
+    char buf[80];
 
     gmtime_r(&sec, &tm);
     snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
@@ -57,25 +57,28 @@ static void print_time(cJSON *o, int64_t ms)
     cJSON_AddStringToObject(o, "time", buf);
 }
 
-/* Prints one message; returns the revision it carries, or 0 when it cannot
- * be decoded. */
-static uint64_t print_message(const uint8_t *data, size_t len)
+/* Prints one message and sets *rev to the revision it carries; returns
+ * false when it cannot be decoded. */
+static bool print_message(const uint8_t *data, size_t len, uint64_t *revision)
 {
     Roost__V1__SyncResponse *r = roost__v1__sync_response__unpack(NULL, len, data);
     cJSON *o;
     uint64_t rev = 0;
+    bool ok = false;
 
     if (!r)
-        return 0;
+        return false;
     o = cJSON_CreateObject();
     if (r->kind_case == ROOST__V1__SYNC_RESPONSE__KIND_SNAPSHOT && r->snapshot) {
         rev = r->snapshot->revision;
+        ok = true;
         cJSON_AddNumberToObject(o, "revision", (double)rev);
         cJSON_AddStringToObject(o, "type", "snapshot");
         cJSON_AddItemToObject(o, "flags", keys_of_flags(r->snapshot->flags, r->snapshot->n_flags));
     } else if (r->kind_case == ROOST__V1__SYNC_RESPONSE__KIND_CHANGE && r->change) {
         cJSON *removed = cJSON_CreateArray();
         rev = r->change->revision;
+        ok = true;
         cJSON_AddNumberToObject(o, "revision", (double)rev);
         cJSON_AddStringToObject(o, "type", "change");
         print_time(o, r->change->time_unix_ms);
@@ -87,12 +90,13 @@ static uint64_t print_message(const uint8_t *data, size_t len)
             cJSON_AddItemToArray(removed, cJSON_CreateString(r->change->removed[i]));
         cJSON_AddItemToObject(o, "removed", removed);
     }
-    if (rev)
+    if (ok)
         roostctl_print_json(o);
     else
         cJSON_Delete(o);
     roost__v1__sync_response__free_unpacked(r, NULL);
-    return rev;
+    *revision = rev;
+    return ok;
 }
 
 static bool parse_num(const char *s, uint64_t *out)
@@ -167,9 +171,10 @@ int roostctl_cmd_watch(const struct roostctl *g, int argc, char **argv)
             }
             rc_group_next(grp, wait > 1.0 ? 1.0 : wait, &ev);
             if (ev.type == RC_MESSAGE) {
-                uint64_t r = print_message(ev.data, ev.len);
+                uint64_t r;
+                bool ok = print_message(ev.data, ev.len, &r);
                 free(ev.data);
-                if (r == 0) {
+                if (!ok) {
                     rc = roostctl_fail(ROOSTCTL_EXIT_FAIL,
                                        "roostd sent a message that cannot be decoded");
                     rc_stream_cancel(s);

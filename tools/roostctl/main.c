@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "server/auth.h"
 #include "roost/version.h"
 #include "roostctl.h"
-#include "rpcclient.h"
+#include "tools/lib/rpcclient.h"
 
 static const char usage[] =
     "usage: roostctl [--server HOST:PORT] [--token-file FILE] [--json] [--timeout SECONDS]\n"
@@ -43,7 +43,7 @@ struct command {
 
 static const struct command commands[] = {
     {"apply", roostctl_cmd_apply}, {"flag", roostctl_cmd_flag},   {"status", roostctl_cmd_status},
-    {"watch", roostctl_cmd_watch}, {"eval", roostctl_cmd_eval},
+    {"watch", roostctl_cmd_watch},
 };
 
 int roostctl_fail(int code, const char *fmt, ...)
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             /* eval runs offline; everything else talks to roostd. */
-            bool online = commands[i].fn != roostctl_cmd_eval;
+            bool online = true;
             if (online)
                 grpc_init();
             rc = commands[i].fn(&g, argc - 1, argv + 1);
