@@ -631,7 +631,7 @@ roost_status rpc_server_create(const struct rpc_options *opt, struct rpc_server 
                                roost_error *err)
 {
     struct rpc_server *srv = calloc(1, sizeof *srv);
-    grpc_arg args[6];
+    grpc_arg args[8];
     grpc_channel_args chargs = {.num_args = 0, .args = args};
     int max_msg = opt->max_message_bytes > (size_t)0x7fffffff ? 0x7fffffff
                                                                  : (int)opt->max_message_bytes;
@@ -665,6 +665,9 @@ roost_status rpc_server_create(const struct rpc_options *opt, struct rpc_server 
     /* Our own pings find dead subscribers (a host that vanished) within
      * about 2.5 minutes instead of holding their streams forever. */
     INT_ARG(GRPC_ARG_KEEPALIVE_TIME_MS, 120000);
+    /* Nothing reads channelz; its per-connection bookkeeping is memory
+     * every idle subscriber would pay for. */
+    INT_ARG(GRPC_ARG_ENABLE_CHANNELZ, 0);
 #undef INT_ARG
 
     srv->cq = grpc_completion_queue_create_for_next(NULL);

@@ -14,6 +14,7 @@
  * idle streams. */
 #include <errno.h>
 #include <grpc/grpc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
