@@ -23,6 +23,8 @@ static const char *const table_names[TBL_COUNT] = {
     [TBL_FLAGS] = "flags",
     [TBL_LOG] = "log",
     [TBL_FLAG_SETS] = "flag_sets",
+    [TBL_METRICS] = "metrics",
+    [TBL_REPORTS_SEEN] = "reports_seen",
 };
 
 struct store {

@@ -26,6 +26,9 @@ enum store_table {
     TBL_FLAGS,      /* flag key -> roost.storage.v1.FlagRecord */
     TBL_LOG,        /* revision (8 bytes big-endian) -> roost.v1.ChangeEvent */
     TBL_FLAG_SETS,  /* flag set + '\0' + flag key -> empty: the flags of each set */
+    TBL_METRICS,    /* outcome aggregates per (scope, arm, metric, labels, minute):
+                     * layout in metrics_ingest.h */
+    TBL_REPORTS_SEEN, /* client id + '\0' + sequence -> time stored: Report dedupe */
     TBL_COUNT
 };
 
