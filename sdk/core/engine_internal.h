@@ -1,0 +1,318 @@
+/* Internals shared by the engine's own files and by the flag compiler
+ * (server/compile), which writes the images this code reads and folds
+ * constant sub-rules by running this interpreter. Not a public header: the
+ * layout here is versioned by ROOST_IMAGE_VERSION and described for humans
+ * in docs/engine.md; change both together.
+ *
+ * All multi-byte fields are little-endian and read byte by byte, so images
+ * need no alignment and read the same on every target.
+ */
+#ifndef ROOST_SDK_CORE_ENGINE_INTERNAL_H
+#define ROOST_SDK_CORE_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "roost/engine.h"
+
+/* ------------------------------------------------------- image layout */
+
+#define RI_MAGIC "RSTF"
+#define RI_HEADER_LEN 68
+
+/* Header field offsets. */
+enum {
+    RI_OFF_MAGIC = 0,      /* 4 bytes "RSTF" */
+    RI_OFF_VERSION = 4,    /* u16 ROOST_IMAGE_VERSION */
+    RI_OFF_HLEN = 6,       /* u16 RI_HEADER_LEN */
+    RI_OFF_SIZE = 8,       /* u32 total image length */
+    RI_OFF_CHECKSUM = 12,  /* u32 FNV-1a of bytes [16, size) */
+    RI_OFF_STATE = 16,     /* u8 RI_STATE_* */
+    RI_OFF_TYPE = 17,      /* u8 roost_value_type */
+    RI_OFF_TARGETING = 18, /* u8 RI_TARGETING_* */
+    RI_OFF_RESERVED1 = 19, /* u8 0 */
+    RI_OFF_NVARIANTS = 20, /* u16 */
+    RI_OFF_DEFAULT = 22,   /* u16 variant index, RI_NO_VARIANT for none */
+    RI_OFF_NMETA = 24,     /* u16 */
+    RI_OFF_NCONSTS = 26,   /* u16 */
+    RI_OFF_MAXSTACK = 28,  /* u16 values the program needs */
+    RI_OFF_RESERVED2 = 30, /* u16 0 */
+    RI_OFF_KEY = 32,       /* u32 off, u32 len */
+    RI_OFF_VARIANTS = 40,  /* u32 off of n_variants RI_VARIANT_LEN records */
+    RI_OFF_META = 44,      /* u32 off of n_meta RI_META_LEN records */
+    RI_OFF_CTAB = 48,      /* u32 off of n_consts u32 offsets into cblob */
+    RI_OFF_CBLOB = 52,     /* u32 off, u32 len */
+    RI_OFF_CODE = 60       /* u32 off, u32 len */
+};
+
+#define RI_STATE_ENABLED 0
+#define RI_STATE_DISABLED 1
+#define RI_TARGETING_NONE 0
+#define RI_TARGETING_PROGRAM 1
+#define RI_TARGETING_PARSE_ERROR 2 /* flagd reports PARSE_ERROR at evaluation */
+#define RI_NO_VARIANT 0xFFFFu
+
+/* A string is (u32 offset, u32 length) into the image, followed there by a
+ * NUL byte that the length does not count. */
+
+/* Variant record: name string, value string (string and object flags; JSON
+ * text for objects), f64 number (number flags; 0/1 for boolean flags). */
+#define RI_VARIANT_LEN 24
+/* Metadata record: key string, u32 roost_value_type, value string, f64. */
+#define RI_META_LEN 28
+
+/* Constant entries (in cblob, found through ctab). */
+enum {
+    RK_NULL = 0,
+    RK_TRUE = 1,
+    RK_FALSE = 2,
+    RK_NUM = 3,  /* f64 */
+    RK_STR = 4,  /* u32 len, u16 variant index + 1 (0: not a variant name), bytes, NUL */
+    RK_PATH = 5, /* u32 len, u32 roost_path_hash, canonical path bytes, NUL */
+    RK_ARR = 6,  /* u8 depth (1..RI_MAX_ARRAY_DEPTH), u16 count, count x u16 index of an
+                  * earlier constant (never a PATH) */
+    RK_OBJ = 7   /* the empty object literal {} */
+};
+#define RI_MAX_ARRAY_DEPTH 4
+
+/* --------------------------------------------------------- instructions
+ *
+ * A stack machine with forward jumps only, so every program ends after at
+ * most its instruction count. Operands follow the opcode; "rel" is a u16
+ * forward distance from the end of the instruction. Stack effects are fixed
+ * per instruction, which lets the loader check every path once.
+ */
+enum {
+    OP_RET = 0,    /* stop; the single value on the stack is the result */
+    OP_NULL,       /* push null */
+    OP_TRUE,       /* push true */
+    OP_FALSE,      /* push false */
+    OP_CONST,      /* u16 k: push constant k (not a PATH) */
+    OP_VAR,        /* u16 k: push the context value at PATH constant k */
+    OP_VAR_DYN,    /* pop key; push the context value at String(key) */
+    OP_VAR_ALL,    /* push the whole context (an object) */
+    OP_FLAGKEY,    /* push $flagd.flagKey */
+    OP_TIMESTAMP,  /* push $flagd.timestamp */
+    OP_POP,        /* pop */
+    OP_JMP,        /* u16 rel */
+    OP_JF,         /* u16 rel: pop; jump if falsy */
+    OP_JFK,        /* u16 rel: jump if top is falsy (keep it), else pop ("and") */
+    OP_JTK,        /* u16 rel: jump if top is truthy (keep it), else pop ("or") */
+    OP_COALESCE,   /* u16 rel: jump if top is not null (keep it), else pop (var default) */
+    OP_NOT,        /* replace top by !truthy(top) */
+    OP_NOTNOT,     /* replace top by truthy(top) */
+    OP_CMP,        /* u8 cmp: pop b, a; push a OP b */
+    OP_CMPC,       /* u8 cmp, u8 mode, u16 rel: chain step; pop cur, prev; if the step
+                    * fails push false and jump, else push the new prev */
+    OP_CMPE,       /* end of a chain: pop; push true */
+    OP_ARITH,      /* u8 op, u8 n, u8 mode: pop n, push the result */
+    OP_MINMAX,     /* u8 is_max, u8 n */
+    OP_IN,         /* pop haystack, needle; push membership */
+    OP_INL,        /* u8 n: pop n listed items and the needle; push membership */
+    OP_CAT,        /* u8 n, u8 mode */
+    OP_SUBSTR,     /* u8 n */
+    OP_STRCMP,     /* u8 which (0 starts_with, 1 ends_with), u8 n */
+    OP_SEMVER,     /* u8 n */
+    OP_FRAC,       /* u8 n, then n shape bytes: RI_FRAC_VALUE or an entry's element count */
+    OP_THROW,      /* u8 reason: fail with GENERAL (verified as if it pushed a value) */
+    OP__COUNT
+};
+
+/* Comparison operators (OP_CMP, OP_CMPC). */
+enum { CMP_EQ = 0, CMP_SEQ, CMP_NE, CMP_SNE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP__COUNT };
+
+/* OP_CMPC modes: how json-logic-engine chains three or more operands.
+ * COMPILED: the compiled form (prev = compareCheck(cur, prev)).
+ * PAIRWISE: the interpreted 3-operand form (a OP b && b OP c, raw values).
+ * LEGACY:   the interpreted 4+-operand loop (numeric checks after every step;
+ *           LEGACY_FIRST is its first step, which also checks the first operand). */
+enum { CHAIN_COMPILED = 0, CHAIN_PAIRWISE, CHAIN_LEGACY, CHAIN_LEGACY_FIRST, CHAIN__COUNT };
+
+enum { ARITH_ADD = 0, ARITH_MUL, ARITH_SUB, ARITH_DIV, ARITH_MOD, ARITH__COUNT };
+/* ARITH/CAT mode bit: json-logic-engine's interpreted semantics (used when
+ * flagd-core folds a constant sub-rule or runs an `if` with 1-2 operands). */
+#define MODE_INTERP 1u
+/* CAT mode bit: a single non-array operand ({"cat": {"var": "x"}}). */
+#define MODE_UNARY 2u
+
+#define RI_FRAC_VALUE 0xFFu /* FRAC shape: an operand that is one value */
+
+/* OP_THROW reasons (see roost_vm_throw_message). */
+enum { THROW_INVALID_ARGS = 0, THROW_TYPE, THROW__COUNT };
+
+/* ------------------------------------------------------------ helpers */
+
+static inline uint16_t ri_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t ri_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline double ri_f64(const uint8_t *p)
+{
+    uint64_t u = (uint64_t)ri_u32(p) | (uint64_t)ri_u32(p + 4) << 32;
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static inline void ri_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void ri_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void ri_putf64(uint8_t *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    ri_put32(p, (uint32_t)u);
+    ri_put32(p + 4, (uint32_t)(u >> 32));
+}
+
+/* FNV-1a, 32 bits: image checksum and context key hashes. */
+static inline uint32_t roost_fnv1a(const void *data, size_t len, uint32_t h)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+#define ROOST_FNV_BASIS 2166136261u
+
+static inline uint32_t roost_path_hash(const char *path, size_t len)
+{
+    return roost_fnv1a(path, len, ROOST_FNV_BASIS);
+}
+
+/* Operand bytes after each opcode; -1 for OP_FRAC (1 + its n). */
+int roost_op_operand_len(uint8_t op);
+/* Name of an opcode, for disassembly and error messages. */
+const char *roost_op_name(uint8_t op);
+
+/* ------------------------------------------------------ runtime values */
+
+enum { RV_NULL = 0, RV_BOOL, RV_NUM, RV_STR, RV_ARR, RV_OBJ };
+
+/* RV_OBJ flags */
+#define RV_OBJ_NONEMPTY 1u /* truthy: a context object, not {} */
+#define RV_OBJ_PATH 2u     /* a context object; u.s/len name it (identity) */
+#define RV_OBJ_ROOT 4u     /* the whole context ({"var": ""}) */
+
+typedef struct rv {
+    uint8_t t;
+    uint8_t f;   /* BOOL: value; OBJ: RV_OBJ_* */
+    uint16_t vi; /* STR: variant index + 1 when known, else 0 */
+    uint32_t len; /* STR: bytes; ARR: constant index; OBJ with PATH: path bytes */
+    union {
+        double n;
+        const char *s;
+    } u;
+} rv;
+
+/* The interpreter's working memory for one evaluation. */
+typedef struct roost_vm {
+    const roost_flag *flag;
+    const roost_ctx *ctx;
+    const char *err; /* static message when run fails */
+    uint32_t scratch_used;
+    rv stack[ROOST_EVAL_STACK];
+    char scratch[ROOST_EVAL_SCRATCH];
+} roost_vm;
+
+/* Runs the program code[0..len) of vm->flag (whose constants it reads) for
+ * vm->ctx. Returns true with the result in *out, or false with vm->err set
+ * (flagd's GENERAL error). The program must have passed roost_code_verify
+ * (or come from the compiler, which emits only verified shapes). */
+bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out);
+
+/* Checks that code[0..len) is safe to run against constants of `flag`:
+ * known opcodes, operands in range, forward jumps to instruction starts,
+ * consistent stack depth on every path, one value at OP_RET. On success
+ * stores the deepest stack use in *max_stack. On failure returns false and
+ * points *why at a static description. */
+bool roost_code_verify(const roost_flag *flag, const uint8_t *code, uint32_t len,
+                       uint32_t *max_stack, const char **why);
+
+/* Checks the constant table and blob of `flag` (kinds, bounds, variant
+ * indexes, path hashes, array ordering and depth). */
+bool roost_consts_verify(const roost_flag *flag, const char **why);
+
+/* Entry k of the constant blob (k < flag->n_consts, verified). */
+static inline const uint8_t *roost_const_at(const roost_flag *flag, uint32_t k)
+{
+    return flag->cblob + ri_u32(flag->ctab + 4 * k);
+}
+
+/* Loads constant k as a runtime value (PATH constants load as strings). */
+void roost_const_value(const roost_flag *flag, uint32_t k, rv *out);
+
+/* String(v) as JavaScript computes it. The text is in the image, the
+ * context, or vm scratch. Returns false when scratch is exhausted. */
+bool roost_vm_to_string(roost_vm *vm, const rv *v, const char **s, uint32_t *len);
+
+/* The variant a rule result names (String(result) matched against the
+ * variant names), or -1. */
+int roost_vm_variant_of(roost_vm *vm, const rv *v, bool *scratch_full);
+
+
+/* ------------------------------------------------- context and paths */
+
+/* Reads the context value at a canonical path (see roost_path_canonical):
+ * the attribute's value, an object when the path is a proper prefix of
+ * attribute keys, else null. ctx may be NULL. */
+void roost_ctx_lookup(const roost_ctx *ctx, const char *path, uint32_t len, uint32_t hash,
+                      rv *out);
+
+/* Turns a `var` path as JsonLogic writes it ("a.b", "a\.b") into the
+ * canonical form context keys use: json-logic-engine's splitPath segments
+ * ('\.' is a dot inside a segment, '\\' a backslash, '\/' a slash; a path of
+ * only dots is that many empty segments) joined by '.', with '.' and '\'
+ * inside segments escaped by '\'. Writes at most cap bytes to out; returns
+ * the length, or SIZE_MAX when out is too small. */
+size_t roost_path_canonical(const char *path, size_t len, char *out, size_t cap);
+
+/* Appends one segment, escaped, to a canonical path being built in
+ * out[0..*used) (adding the '.' separator when *used > 0 or `first` is
+ * false). Returns false when cap would be exceeded. */
+bool roost_path_append(char *out, size_t cap, size_t *used, bool first, const char *seg,
+                       size_t seg_len);
+
+/* ------------------------------------------------ JavaScript semantics */
+
+/* JavaScript truthiness (`if (x)`, `x || y`): objects and arrays are true. */
+bool roost_js_truthy(const rv *v);
+/* json-logic-engine's truthy(): like JavaScript, but empty arrays and empty
+ * objects are false. Used by if, and, or, !, !!. */
+bool roost_logic_truthy(const roost_flag *flag, const rv *v);
+/* ToNumber. Arrays go through their string form (which may need scratch;
+ * on exhaustion *ok becomes false). */
+double roost_vm_to_number(roost_vm *vm, const rv *v, bool *ok);
+/* precoerceNumber(): false for NaN, arrays and objects (json-logic-engine
+ * throws). */
+bool roost_js_precoerce_ok(const rv *v);
+/* a === b, and SameValueZero(a, b) (Array.prototype.includes). */
+bool roost_js_strict_eq(const rv *a, const rv *b);
+bool roost_js_same_value_zero(const rv *a, const rv *b);
+/* a OP b with JavaScript's own operator semantics (loose ==, relational
+ * comparison of strings or numbers, ===). */
+bool roost_vm_js_compare(roost_vm *vm, int op, const rv *a, const rv *b, bool *ok);
+/* Compares UTF-8 strings in UTF-16 code unit order (JavaScript's <). */
+int roost_utf16_cmp(const char *a, uint32_t alen, const char *b, uint32_t blen);
+/* Bump allocation in vm scratch; NULL when exhausted. */
+char *roost_vm_alloc(roost_vm *vm, uint32_t n);
+
+#endif

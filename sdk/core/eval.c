@@ -1,0 +1,221 @@
+/* Flag resolution: turns a loaded flag and a context into a value, a
+ * variant, a reason and an error code, with flagd's rules:
+ *
+ *   missing flag            -> caller's default, ERROR / FLAG_NOT_FOUND
+ *   DISABLED                -> caller's default, DISABLED (before any type check)
+ *   invalid targeting       -> caller's default, ERROR / PARSE_ERROR
+ *   no targeting            -> default variant, STATIC
+ *   rule fails at run time  -> caller's default, ERROR / GENERAL
+ *   rule gives null         -> default variant, DEFAULT
+ *   rule gives a value      -> the variant named String(value), TARGETING_MATCH
+ *   no variant to use       -> caller's default, DEFAULT (flag without defaultVariant)
+ *   variant does not exist  -> caller's default, ERROR / GENERAL
+ *   variant of another type -> caller's default, ERROR / TYPE_MISMATCH
+ *
+ * The typed entry points differ only in how they read the variant value and
+ * the caller's default, so they share one resolver. Integer reads of number
+ * flags truncate toward zero as flagd (Go) does.
+ */
+#include <string.h>
+
+#include "engine_internal.h"
+
+const char *roost_reason_name(roost_reason reason)
+{
+    switch (reason) {
+    case ROOST_REASON_STATIC: return "STATIC";
+    case ROOST_REASON_TARGETING_MATCH: return "TARGETING_MATCH";
+    case ROOST_REASON_DEFAULT: return "DEFAULT";
+    case ROOST_REASON_DISABLED: return "DISABLED";
+    case ROOST_REASON_ERROR: return "ERROR";
+    }
+    return "UNKNOWN";
+}
+
+const char *roost_eval_error_name(roost_eval_error error)
+{
+    switch (error) {
+    case ROOST_EVAL_OK: return NULL;
+    case ROOST_EVAL_FLAG_NOT_FOUND: return "FLAG_NOT_FOUND";
+    case ROOST_EVAL_TYPE_MISMATCH: return "TYPE_MISMATCH";
+    case ROOST_EVAL_PARSE_ERROR: return "PARSE_ERROR";
+    case ROOST_EVAL_GENERAL: return "GENERAL";
+    }
+    return "GENERAL";
+}
+
+/* What the caller asked for: a type plus how to read an integer. */
+enum want { WANT_BOOL, WANT_STRING, WANT_INT, WANT_FLOAT, WANT_OBJECT };
+
+static roost_value_type want_type(enum want w)
+{
+    switch (w) {
+    case WANT_BOOL: return ROOST_VALUE_BOOLEAN;
+    case WANT_STRING: return ROOST_VALUE_STRING;
+    case WANT_OBJECT: return ROOST_VALUE_OBJECT;
+    default: return ROOST_VALUE_NUMBER;
+    }
+}
+
+/* Leaves r describing "caller's default" with the given reason and error;
+ * the caller's default value is already in r->value. */
+static void fallback(roost_result *r, roost_reason reason, roost_eval_error error, const char *msg)
+{
+    r->reason = reason;
+    r->error = error;
+    r->message = msg;
+    r->variant = NULL;
+    r->variant_len = 0;
+}
+
+/* Reads variant i of flag f into r as `want`; false on a type mismatch. */
+static bool read_variant(const roost_flag *f, uint32_t i, enum want w, roost_result *r)
+{
+    const uint8_t *rec = f->variants + RI_VARIANT_LEN * i;
+
+    if (f->type != want_type(w))
+        return false;
+    switch (w) {
+    case WANT_BOOL:
+        r->value.boolean = ri_f64(rec + 16) != 0.0;
+        break;
+    case WANT_INT: {
+        double d = ri_f64(rec + 16);
+        if (!(d > -9223372036854775808.0 && d < 9223372036854775808.0))
+            return false; /* NaN or outside int64_t */
+        r->value.integer = (int64_t)d;
+        break;
+    }
+    case WANT_FLOAT:
+        r->value.number = ri_f64(rec + 16);
+        break;
+    default: /* string, object */
+        r->value.string.ptr = (const char *)f->image + ri_u32(rec + 8);
+        r->value.string.len = ri_u32(rec + 12);
+        break;
+    }
+    r->variant = (const char *)f->image + ri_u32(rec);
+    r->variant_len = ri_u32(rec + 4);
+    return true;
+}
+
+static void resolve(const roost_flag *f, const roost_ctx *ctx, enum want w, roost_result *r)
+{
+    int variant;
+    roost_reason reason;
+
+    r->flag = f;
+    r->type = want_type(w);
+    if (!f) {
+        fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_FLAG_NOT_FOUND, "flag not found");
+        return;
+    }
+    if (f->state == RI_STATE_DISABLED) {
+        fallback(r, ROOST_REASON_DISABLED, ROOST_EVAL_OK, NULL);
+        return;
+    }
+    if (f->targeting == RI_TARGETING_PARSE_ERROR) {
+        fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_PARSE_ERROR,
+                 "the flag's targeting rule is invalid (see the compiler's warning)");
+        return;
+    }
+    if (f->targeting == RI_TARGETING_NONE) {
+        variant = f->default_variant == RI_NO_VARIANT ? -1 : f->default_variant;
+        reason = variant < 0 ? ROOST_REASON_DEFAULT : ROOST_REASON_STATIC;
+    } else {
+        roost_vm vm;
+        rv result;
+        vm.flag = f;
+        vm.ctx = ctx;
+        vm.err = NULL;
+        vm.scratch_used = 0;
+        if (!roost_vm_run(&vm, f->code, f->code_len, &result)) {
+            fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_GENERAL, vm.err);
+            return;
+        }
+        if (result.t == RV_NULL) {
+            variant = f->default_variant == RI_NO_VARIANT ? -1 : f->default_variant;
+            reason = ROOST_REASON_DEFAULT;
+        } else {
+            bool full;
+            variant = roost_vm_variant_of(&vm, &result, &full);
+            reason = ROOST_REASON_TARGETING_MATCH;
+            if (variant < 0) {
+                fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_GENERAL,
+                         full ? "the rule's result is too long to name a variant"
+                              : "the rule chose a variant the flag does not have");
+                return;
+            }
+        }
+    }
+    if (variant < 0) {
+        fallback(r, ROOST_REASON_DEFAULT, ROOST_EVAL_OK, NULL);
+        return;
+    }
+    roost_result saved = *r;
+    if (!read_variant(f, (uint32_t)variant, w, r)) {
+        *r = saved; /* keep the caller's default */
+        fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_TYPE_MISMATCH,
+                 "the flag's values are not of the requested type");
+        return;
+    }
+    r->reason = reason;
+    r->error = ROOST_EVAL_OK;
+    r->message = NULL;
+}
+
+bool roost_eval_bool(const roost_flag *flag, const roost_ctx *ctx, bool default_value,
+                     roost_result *out)
+{
+    roost_result local;
+    roost_result *r = out ? out : &local;
+    r->value.boolean = default_value;
+    resolve(flag, ctx, WANT_BOOL, r);
+    return r->value.boolean;
+}
+
+static void set_default_string(roost_result *r, const char *s)
+{
+    r->value.string.ptr = s;
+    r->value.string.len = s ? strlen(s) : 0;
+}
+
+const char *roost_eval_string(const roost_flag *flag, const roost_ctx *ctx,
+                              const char *default_value, roost_result *out)
+{
+    roost_result local;
+    roost_result *r = out ? out : &local;
+    set_default_string(r, default_value);
+    resolve(flag, ctx, WANT_STRING, r);
+    return r->value.string.ptr;
+}
+
+int64_t roost_eval_int(const roost_flag *flag, const roost_ctx *ctx, int64_t default_value,
+                       roost_result *out)
+{
+    roost_result local;
+    roost_result *r = out ? out : &local;
+    r->value.integer = default_value;
+    resolve(flag, ctx, WANT_INT, r);
+    return r->value.integer;
+}
+
+double roost_eval_float(const roost_flag *flag, const roost_ctx *ctx, double default_value,
+                        roost_result *out)
+{
+    roost_result local;
+    roost_result *r = out ? out : &local;
+    r->value.number = default_value;
+    resolve(flag, ctx, WANT_FLOAT, r);
+    return r->value.number;
+}
+
+const char *roost_eval_object(const roost_flag *flag, const roost_ctx *ctx,
+                              const char *default_json, roost_result *out)
+{
+    roost_result local;
+    roost_result *r = out ? out : &local;
+    set_default_string(r, default_json);
+    resolve(flag, ctx, WANT_OBJECT, r);
+    return r->value.string.ptr;
+}
