@@ -250,6 +250,7 @@ static int run(struct roostd *d)
     ro.sdk_tokens = &d->sdk_tokens;
     if (rpc_server_create(&ro, &d->rpc, &err) != ROOST_OK ||
         api_admin_register(d, &err) != ROOST_OK || api_sync_register(d, &err) != ROOST_OK ||
+        api_report_register(d, &err) != ROOST_OK ||
         api_health_register(d, &err) != ROOST_OK ||
         rpc_server_start(d->rpc, d->cfg.listen, &port, &err) != ROOST_OK) {
         rpc_server_destroy(d->rpc);

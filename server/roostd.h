@@ -43,6 +43,8 @@ struct roostd {
 
 roost_status api_admin_register(struct roostd *d, roost_error *err);
 roost_status api_sync_register(struct roostd *d, roost_error *err);
+/* Sync/Report: outcome aggregates from SDKs (api_report.c, metrics_ingest.c). */
+roost_status api_report_register(struct roostd *d, roost_error *err);
 roost_status api_health_register(struct roostd *d, roost_error *err);
 /* Ends long-lived health watches (shutdown). */
 void api_health_close_all(struct roostd *d);

@@ -1,0 +1,330 @@
+/* libroost: the Roost C SDK.
+ *
+ * A client keeps a local copy of every flag roostd holds, streamed over gRPC
+ * (Sync.Subscribe) and evaluated in-process by the evaluation engine
+ * (roost/engine.h), and sends the outcomes the service observes back to
+ * roostd in pre-aggregated batches (Sync.Report). docs/sdk-c.md is the
+ * guide; this header is the reference.
+ *
+ *     roost_client_options o;
+ *     roost_client *c;
+ *     roost_client_options_init(&o);
+ *     o.target = "127.0.0.1:7070";
+ *     o.cache_path = "/var/cache/myservice/roost.cache";
+ *     if (roost_client_new(&o, &c, &err) || roost_client_start(c, &err)) ...
+ *     roost_client_wait_ready(c, 1000);
+ *     bool on = roost_client_bool(c, "new-checkout", &ctx, false, NULL);
+ *     roost_observe(c, ROOST_SCOPE_FLAG, "new-checkout", on ? "on" : "off",
+ *                   "latency_ms", 12.5, true);
+ *     roost_client_close(c, &err);
+ *
+ * Threads. Evaluation, observation and the getters may be called from any
+ * number of threads at once. Each client runs one background thread that
+ * owns the connection, applies configuration changes, writes the cache and
+ * sends reports; nothing the caller's threads do ever waits for it.
+ * roost_client_close must not run concurrently with any other call on the
+ * same client, nor from an event callback.
+ *
+ * Memory. Evaluation never allocates and never blocks: the configuration is
+ * an immutable snapshot swapped atomically by the background thread, and an
+ * old snapshot is freed only after every evaluation that was reading it has
+ * left (hazard slots, see docs/sdk-c.md). Values handed out by evaluation
+ * are copied into the caller's memory, so they stay valid after a change.
+ * Outcome memory is bounded by roost_client_options.outcome_memory_limit.
+ *
+ * Errors. Functions that can fail return a roost_status (roost/status.h) and
+ * accept an optional roost_error for a message a person can act on.
+ * Evaluation functions cannot fail: like the engine they return the
+ * caller's default and say why in roost_details.
+ *
+ * Every function takes plain C types, opaque handles and caller-owned
+ * structs, and every callback gets a void * user pointer, so the library can
+ * be loaded through a foreign-function interface (Python ctypes).
+ */
+#ifndef ROOST_CLIENT_H
+#define ROOST_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "roost/engine.h"
+#include "roost/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- limits */
+
+/* Limits of what outcomes are attributed to, shared with roostd's Report
+ * handler (it refuses longer names). Lengths in bytes, without the NUL. */
+#define ROOST_SCOPE_KEY_MAX 128 /* flag key, rollout or experiment name */
+#define ROOST_ARM_MAX 64        /* arm or variant name (may be empty) */
+#define ROOST_METRIC_MAX 64     /* metric name */
+#define ROOST_LABEL_MAX 64      /* service, environment, version */
+#define ROOST_CLIENT_ID_MAX 64
+
+/* Variant names longer than this are truncated in roost_details.variant
+ * (roost_details.variant_len still gives the full length). */
+#define ROOST_DETAILS_VARIANT_MAX 127
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct roost_client roost_client;
+
+typedef enum roost_client_state {
+    ROOST_STATE_NOT_READY = 0, /* no configuration yet: evaluations give defaults */
+    ROOST_STATE_READY = 1,     /* connected, configuration current */
+    ROOST_STATE_STALE = 2,     /* serving the last configuration known (from the stream
+                                  or the cache file) while (re)connecting */
+    ROOST_STATE_CLOSED = 3
+} roost_client_state;
+
+/* "NOT_READY", "READY", "STALE", "CLOSED". */
+const char *roost_client_state_name(roost_client_state state);
+
+typedef enum roost_event_type {
+    ROOST_EVENT_READY = 1,                  /* state became READY */
+    ROOST_EVENT_STALE = 2,                  /* state became STALE */
+    ROOST_EVENT_ERROR = 3,                  /* something needs attention; see status, message */
+    ROOST_EVENT_CONFIGURATION_CHANGED = 4   /* flags changed; see keys */
+} roost_event_type;
+
+/* "READY", "STALE", "ERROR", "CONFIGURATION_CHANGED". */
+const char *roost_event_type_name(roost_event_type type);
+
+/* One event. Everything it points to is valid only during the callback. */
+typedef struct roost_event {
+    roost_event_type type;
+    roost_client_state state;  /* the state after the event */
+    uint64_t revision;         /* configuration revision the client holds (0 = none) */
+    bool from_cache;           /* READY/STALE/CHANGED: the configuration came from the cache file */
+    roost_status status;       /* ERROR: what failed */
+    const char *message;       /* a sentence for people; never NULL */
+    /* CONFIGURATION_CHANGED: keys added, changed or removed, sorted. */
+    const char *const *keys;
+    size_t nkeys;
+} roost_event;
+
+/* Called on the client's background thread. Keep it short; it may call any
+ * roost_* function except roost_client_close and roost_client_flush. */
+typedef void (*roost_event_fn)(void *user, const roost_event *event);
+
+typedef enum roost_log_level {
+    ROOST_LOG_DEBUG = 0,
+    ROOST_LOG_INFO = 1,
+    ROOST_LOG_WARN = 2,
+    ROOST_LOG_ERROR = 3
+} roost_log_level;
+
+/* Log sink: one line of text without a newline. Called from any thread that
+ * has something to say (mostly the background thread). */
+typedef void (*roost_log_fn)(void *user, roost_log_level level, const char *line);
+
+/* Client options: fill with roost_client_options_init, then set fields.
+ * Strings are copied by roost_client_new; the struct may be freed after. */
+typedef struct roost_client_options {
+    const char *target;        /* roostd's gRPC address "host:port" (required) */
+    const char *token;         /* SDK bearer token (roostd --sdk-token-file), NULL = none */
+    const char *cache_path;    /* offline cache file, NULL = no cache */
+    /* Labels stored with every outcome (each at most ROOST_LABEL_MAX bytes). */
+    const char *service;
+    const char *environment;
+    const char *version;
+
+    uint32_t connect_timeout_ms;  /* one connection attempt (default 5000) */
+    uint32_t flush_interval_ms;   /* outcomes are sent this often (default 10000) */
+    uint32_t report_timeout_ms;   /* deadline of one Report call (default 10000) */
+    uint32_t close_timeout_ms;    /* how long close tries to deliver outcomes (default 5000) */
+    uint32_t backoff_initial_ms;  /* reconnect backoff: first wait (default 1000) */
+    uint32_t backoff_max_ms;      /* cap (default 30000); waits double, +-50 % jitter, and
+                                     reset after 60 s connected */
+    uint32_t keepalive_ms;        /* HTTP/2 keepalive ping interval (default 30000) */
+    size_t max_message_bytes;     /* largest Sync message accepted (default 64 MiB) */
+    size_t outcome_memory_limit;  /* bytes for outcomes not yet acknowledged (default 8 MiB) */
+    uint32_t max_series;          /* distinct (scope, arm, metric) (default 10000) */
+
+    roost_event_fn on_event;      /* NULL = no events */
+    void *event_user;
+    roost_log_fn on_log;          /* NULL = warnings and errors to stderr */
+    void *log_user;
+    roost_log_level log_level;    /* lowest level passed to on_log (default WARN) */
+} roost_client_options;
+
+/* Fills o with the defaults above (target NULL). */
+void roost_client_options_init(roost_client_options *o);
+
+/* Creates a client. Nothing is started: no thread, no connection, no file
+ * read. *out is owned by the caller until roost_client_close.
+ * Fails with: EINVAL (NULL argument, no target, a label or option out of
+ * range; the message names it), ENOMEM. */
+roost_status roost_client_new(const roost_client_options *o, roost_client **out,
+                              roost_error *err);
+
+/* Starts the client without blocking on the network: reads the cache file
+ * (a missing, corrupt or foreign one is skipped with a warning), starts the
+ * background thread, which connects and subscribes. With a usable cache the
+ * client is STALE (serving it) when this returns.
+ * Fails with: EINVAL (already started or closed), ENOMEM, EINTERNAL (the
+ * thread could not be started). */
+roost_status roost_client_start(roost_client *c, roost_error *err);
+
+/* Waits until the client has a configuration (READY, or STALE from the
+ * cache) or timeout_ms passes. Returns OK, ETIMEOUT, or EINVAL when the
+ * client is not started. */
+roost_status roost_client_wait_ready(roost_client *c, uint32_t timeout_ms);
+
+/* Cuts the current reporting interval and waits until every outcome
+ * observed before the call is acknowledged by roostd (or was counted as
+ * dropped), or timeout_ms passes. Returns OK or ETIMEOUT (the outcomes stay
+ * queued and are retried). Not from an event callback. */
+roost_status roost_client_flush(roost_client *c, uint32_t timeout_ms, roost_error *err);
+
+/* Flushes outcomes (for up to close_timeout_ms), writes the cache, stops the
+ * thread and frees the client. c is invalid afterwards, whatever the result.
+ * Returns OK, or ETIMEOUT / EUNAVAIL when outcomes could not be delivered
+ * (the message says how many; they are lost with the process). */
+roost_status roost_client_close(roost_client *c, roost_error *err);
+
+roost_client_state roost_client_get_state(const roost_client *c);
+/* The configuration revision being served (0 = none). */
+uint64_t roost_client_revision(const roost_client *c);
+/* The random id this client sends with its reports (NUL-terminated). */
+const char *roost_client_id(const roost_client *c);
+
+typedef struct roost_client_stats {
+    roost_client_state state;
+    uint64_t revision;
+    uint32_t flags;               /* flags in the configuration */
+    uint32_t flags_rejected;      /* flags whose image the engine refused */
+    uint64_t snapshots_received;  /* full snapshots from roostd */
+    uint64_t changes_received;    /* change events from roostd */
+    uint64_t connects;            /* streams established */
+    uint64_t disconnects;         /* streams lost */
+    uint64_t cache_writes;
+    uint64_t observations;        /* outcomes recorded */
+    uint64_t batches_sent;        /* Report calls, retries included */
+    uint64_t batches_acked;       /* acknowledged (stored or duplicate) */
+    uint64_t batches_duplicate;   /* acknowledged as already stored */
+    uint64_t dropped_memory_limit;
+    uint64_t dropped_series_limit;
+    uint64_t dropped_rejected;
+    uint64_t pending_outcomes;    /* recorded, not yet acknowledged */
+    size_t outcome_memory;        /* bytes held for outcomes */
+    size_t snapshot_memory;       /* bytes held by the current configuration */
+} roost_client_stats;
+
+void roost_client_get_stats(const roost_client *c, roost_client_stats *out);
+
+/* ------------------------------------------------------------ evaluation */
+
+/* Why a value was returned. Filled by every roost_client_<type> call when
+ * not NULL. Strings are copies (or static text), valid as long as the
+ * struct. Before the client has a configuration, evaluations return the
+ * default with reason ERROR, error GENERAL and message "not ready...". */
+typedef struct roost_details {
+    roost_reason reason;
+    roost_eval_error error;
+    const char *message;     /* static text explaining error, NULL when none */
+    uint64_t revision;       /* configuration revision evaluated (0 = none) */
+    size_t variant_len;      /* full length of the chosen variant's name; 0 = none */
+    char variant[ROOST_DETAILS_VARIANT_MAX + 1]; /* chosen variant, "" when none */
+} roost_details;
+
+/* Evaluate flag `key` for `ctx` (the engine's caller-owned context; NULL =
+ * empty; roost_context builds one). Never allocate, never block, never fail:
+ * on any problem the default comes back and `details` says why.
+ * `ctx->timestamp` is what {"var": "$flagd.timestamp"} reads; the client
+ * does not read a clock on this path (roost_context_stamp sets it). */
+bool roost_client_bool(roost_client *c, const char *key, const roost_ctx *ctx, bool default_value,
+                       roost_details *details);
+int64_t roost_client_int(roost_client *c, const char *key, const roost_ctx *ctx,
+                         int64_t default_value, roost_details *details);
+double roost_client_float(roost_client *c, const char *key, const roost_ctx *ctx,
+                          double default_value, roost_details *details);
+/* String and object (JSON text) values are copied into buf[0..cap) and
+ * NUL-terminated (truncated when cap is too small; buf may be NULL when cap
+ * is 0). Returns the full length of the value, as snprintf does, so a result
+ * >= cap means it was truncated. */
+size_t roost_client_string(roost_client *c, const char *key, const roost_ctx *ctx,
+                           const char *default_value, char *buf, size_t cap,
+                           roost_details *details);
+size_t roost_client_object(roost_client *c, const char *key, const roost_ctx *ctx,
+                           const char *default_json, char *buf, size_t cap,
+                           roost_details *details);
+
+/* --------------------------------------------------- evaluation context */
+
+/* An evaluation context that owns copies of its keys and values (the
+ * engine's roost_ctx only points at the caller's strings). Build it once
+ * per request, evaluate any number of flags with roost_context_ctx(b). Not
+ * thread-safe while being changed; read-only use is. */
+typedef struct roost_context roost_context;
+
+/* capacity: attributes it can hold (at most 4096); bytes: room for copied
+ * strings (0 = 1 KiB); both grow when exceeded. Fails with EINVAL, ENOMEM. */
+roost_status roost_context_new(size_t capacity, size_t bytes, roost_context **out);
+void roost_context_free(roost_context *b);
+/* Removes every attribute and the timestamp; keeps the memory. */
+void roost_context_clear(roost_context *b);
+/* Setters copy key and value. Fail with EINVAL (NULL, bad length), ENOMEM,
+ * ELIMIT (more than 4096 attributes). */
+roost_status roost_context_set_targeting_key(roost_context *b, const char *targeting_key);
+roost_status roost_context_set_string(roost_context *b, const char *key, const char *value);
+roost_status roost_context_set_number(roost_context *b, const char *key, double value);
+roost_status roost_context_set_bool(roost_context *b, const char *key, bool value);
+/* Sets $flagd.timestamp to now (Unix seconds). */
+void roost_context_stamp(roost_context *b);
+void roost_context_set_timestamp(roost_context *b, int64_t unix_seconds);
+/* The context to pass to roost_client_<type>; valid until the next change
+ * to b. */
+const roost_ctx *roost_context_ctx(const roost_context *b);
+
+/* -------------------------------------------------------------- outcomes */
+
+typedef enum roost_scope_kind {
+    ROOST_SCOPE_FLAG = 1,       /* scope: flag key; arm: variant */
+    ROOST_SCOPE_ROLLOUT = 2,    /* scope: rollout; arm: "baseline", "canary"... */
+    ROOST_SCOPE_EXPERIMENT = 3  /* scope: experiment; arm: variant */
+} roost_scope_kind;
+
+/* Records one outcome of (kind, scope, arm, metric): count += 1,
+ * sum += value, sum of squares += value^2, successes += success, and value
+ * into the latency sketch (1 % relative error). For a latency, value is the
+ * duration in the unit of your choice (the metric name should say which:
+ * "latency_ms"); for a conversion, value 1 or 0 and success likewise.
+ * Outcomes are aggregated per minute and sent every flush interval.
+ * Fails with: EINVAL (NULL or over-long name, value NaN, infinite or above
+ * 1e150 in magnitude: nothing recorded), ELIMIT (the series or memory limit
+ * was reached: the outcome is counted as dropped and reported as such). */
+roost_status roost_observe(roost_client *c, roost_scope_kind kind, const char *scope,
+                           const char *arm, const char *metric, double value, bool success);
+
+/* A series resolved once, for hot paths: roost_series_observe skips the
+ * name lookup. Handles belong to the client and stay valid until
+ * roost_client_close (there is no free). The same names give the same
+ * handle. Fails like roost_observe. */
+typedef struct roost_series roost_series;
+roost_status roost_series_get(roost_client *c, roost_scope_kind kind, const char *scope,
+                              const char *arm, const char *metric, roost_series **out);
+roost_status roost_series_observe(roost_series *s, double value, bool success);
+
+/* ------------------------------------------------------- testing only */
+
+/* Fault injection for tests of the delivery guarantees; never use it in a
+ * service. ROOST_FAULT_DROP_REPORT_ACK: the next `count` Report responses
+ * that roostd sends after storing a batch are discarded by the client as if
+ * the connection had failed, so the client retries a batch roostd already
+ * committed (which roostd must recognise as a duplicate). */
+typedef enum roost_fault {
+    ROOST_FAULT_DROP_REPORT_ACK = 1
+} roost_fault;
+
+roost_status roost_client_inject_fault(roost_client *c, roost_fault fault, uint32_t count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROOST_CLIENT_H */
