@@ -318,20 +318,26 @@ static void hundred_watchers_all_see_a_change(void **state)
 }
 
 /* A document with one flag whose variants make it about `kb` KiB, so that a
- * few changes overflow a stalled client's HTTP/2 window. */
+ * few changes overflow a stalled client's HTTP/2 window. Few variants with
+ * long values stay within the engine's variant limit. */
 static void write_big_doc(const char *path, int version, int kb)
 {
-    size_t cap = (size_t)kb * 1024 + 4096, n = 0;
+    size_t cap = (size_t)kb * 1024 + 8192, n = 0;
+    size_t per = (size_t)kb * 1024 / 100 + 1;
     char *doc = malloc(cap);
+    char *pad = malloc(per + 1);
 
+    memset(pad, 'x', per);
+    pad[per] = '\0';
     n += (size_t)snprintf(doc + n, cap - n,
                           "{\"flags\": {\"big\": {\"state\": \"ENABLED\", \"defaultVariant\": "
                           "\"v0\", \"variants\": {");
-    for (int i = 0; n + 200 < cap - 64 && (int)n < kb * 1024; i++)
-        n += (size_t)snprintf(doc + n, cap - n, "%s\"v%d\": \"version %d padding %0100d\"",
-                              i ? ", " : "", i, version, i);
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(doc + n, cap - n, "%s\"v%d\": \"version %d %s\"", i ? ", " : "", i,
+                              version, pad);
     snprintf(doc + n, cap - n, "}}}}");
     harness_write_file(path, doc);
+    free(pad);
     free(doc);
 }
 
