@@ -90,6 +90,8 @@ enum {
     OP_FALSE,      /* push false */
     OP_CONST,      /* u16 k: push constant k (not a PATH) */
     OP_VAR,        /* u16 k: push the context value at PATH constant k */
+    OP_VARP,       /* u16 k: OP_VAR, and set prev to the value (compiled var) */
+    OP_PREV,       /* set prev to the top value (json-logic-engine's `prev = x`) */
     OP_VAR_DYN,    /* pop key; push the context value at String(key) */
     OP_VAR_ALL,    /* push the whole context (an object) */
     OP_FLAGKEY,    /* push $flagd.flagKey */
@@ -102,14 +104,14 @@ enum {
     OP_COALESCE,   /* u16 rel: jump if top is not null (keep it), else pop (var default) */
     OP_NOT,        /* replace top by !truthy(top) */
     OP_NOTNOT,     /* replace top by truthy(top) */
-    OP_CMP,        /* u8 cmp: pop b, a; push a OP b */
-    OP_CMPC,       /* u8 cmp, u8 mode, u16 rel: chain step; pop cur, prev; if the step
-                    * fails push false and jump, else push the new prev */
+    OP_CMP,        /* u8 cmp, u8 mode: pop b, a; push a OP b (mode CMP_MODE_*) */
+    OP_CMPC,       /* u8 cmp, u8 mode, u16 rel: chain step; pop cur, left; if the step
+                    * fails push false and jump, else push the next left operand */
     OP_CMPE,       /* end of a chain: pop; push true */
     OP_ARITH,      /* u8 op, u8 n, u8 mode: pop n, push the result */
     OP_MINMAX,     /* u8 is_max, u8 n */
-    OP_IN,         /* pop haystack, needle; push membership */
-    OP_INL,        /* u8 n: pop n listed items and the needle; push membership */
+    OP_IN,         /* pop needle, haystack; push membership */
+    OP_INL,        /* u8 n: pop the needle and n listed items; push membership */
     OP_CAT,        /* u8 n, u8 mode */
     OP_SUBSTR,     /* u8 n */
     OP_STRCMP,     /* u8 which (0 starts_with, 1 ends_with), u8 n */
@@ -122,6 +124,20 @@ enum {
 /* Comparison operators (OP_CMP, OP_CMPC). */
 enum { CMP_EQ = 0, CMP_SEQ, CMP_NE, CMP_SNE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP__COUNT };
 
+/* The `prev` register. json-logic-engine's compiled rules share one
+ * variable, prev, between snippets: `var` assigns its value to it, and/or
+ * assign each operand, a comparison assigns its first operand and then
+ * calls compareCheck(second, prev) -- after the second operand's own code
+ * has run, so prev is often the second operand itself. Results depend on
+ * it ({"!=": [0, {"var": "s"}]} with s = "x" is true, not an error), so the
+ * machine keeps the same register: OP_VARP and OP_PREV write it, compiled
+ * comparisons read it. Interpreted regions never touch it. */
+enum {
+    CMP_MODE_COMPILED = 0, /* compareCheck(b, prev register) */
+    CMP_MODE_INTERP,       /* comparisonFunc(a, b) */
+    CMP_MODE__COUNT
+};
+
 /* OP_CMPC modes: how json-logic-engine chains three or more operands.
  * COMPILED: the compiled form (prev = compareCheck(cur, prev)).
  * PAIRWISE: the interpreted 3-operand form (a OP b && b OP c, raw values).
@@ -131,9 +147,12 @@ enum { CHAIN_COMPILED = 0, CHAIN_PAIRWISE, CHAIN_LEGACY, CHAIN_LEGACY_FIRST, CHA
 
 enum { ARITH_ADD = 0, ARITH_MUL, ARITH_SUB, ARITH_DIV, ARITH_MOD, ARITH__COUNT };
 /* ARITH/CAT mode bit: json-logic-engine's interpreted semantics (used when
- * flagd-core folds a constant sub-rule or runs an `if` with 1-2 operands). */
+ * flagd-core folds a constant sub-rule or runs an `if` with 1-2 operands).
+ * With one operand, + and - then take the scalar form (falsy is 0). */
 #define MODE_INTERP 1u
-/* CAT mode bit: a single non-array operand ({"cat": {"var": "x"}}). */
+/* CAT mode bit: cat called on one value rather than a list ({"cat": {"var":
+ * "x"}}, or one operand in an interpreted region): null throws, an array is
+ * concatenated, anything else is String(x). */
 #define MODE_UNARY 2u
 
 #define RI_FRAC_VALUE 0xFFu /* FRAC shape: an operand that is one value */
@@ -228,6 +247,7 @@ typedef struct roost_vm {
     const roost_flag *flag;
     const roost_ctx *ctx;
     const char *err; /* static message when run fails */
+    rv prev;         /* json-logic-engine's prev (see CMP_MODE_COMPILED) */
     uint32_t scratch_used;
     rv stack[ROOST_EVAL_STACK];
     char scratch[ROOST_EVAL_SCRATCH];

@@ -29,9 +29,9 @@
 
 static const int8_t operand_len[OP__COUNT] = {
     [OP_RET] = 0,    [OP_NULL] = 0,   [OP_TRUE] = 0,   [OP_FALSE] = 0,     [OP_CONST] = 2,
-    [OP_VAR] = 2,    [OP_VAR_DYN] = 0, [OP_VAR_ALL] = 0, [OP_FLAGKEY] = 0, [OP_TIMESTAMP] = 0,
+    [OP_VAR] = 2,    [OP_VARP] = 2,   [OP_PREV] = 0,   [OP_VAR_DYN] = 0, [OP_VAR_ALL] = 0, [OP_FLAGKEY] = 0, [OP_TIMESTAMP] = 0,
     [OP_POP] = 0,    [OP_JMP] = 2,    [OP_JF] = 2,     [OP_JFK] = 2,       [OP_JTK] = 2,
-    [OP_COALESCE] = 2, [OP_NOT] = 0,  [OP_NOTNOT] = 0, [OP_CMP] = 1,       [OP_CMPC] = 4,
+    [OP_COALESCE] = 2, [OP_NOT] = 0,  [OP_NOTNOT] = 0, [OP_CMP] = 2,       [OP_CMPC] = 4,
     [OP_CMPE] = 0,   [OP_ARITH] = 3,  [OP_MINMAX] = 2, [OP_IN] = 0,        [OP_INL] = 1,
     [OP_CAT] = 2,    [OP_SUBSTR] = 1, [OP_STRCMP] = 2, [OP_SEMVER] = 1,    [OP_FRAC] = -1,
     [OP_THROW] = 1,
@@ -40,7 +40,7 @@ static const int8_t operand_len[OP__COUNT] = {
 static const char *const op_names[OP__COUNT] = {
     [OP_RET] = "RET",         [OP_NULL] = "NULL",       [OP_TRUE] = "TRUE",
     [OP_FALSE] = "FALSE",     [OP_CONST] = "CONST",     [OP_VAR] = "VAR",
-    [OP_VAR_DYN] = "VAR_DYN", [OP_VAR_ALL] = "VAR_ALL", [OP_FLAGKEY] = "FLAGKEY",
+    [OP_VARP] = "VARP",       [OP_PREV] = "PREV",       [OP_VAR_DYN] = "VAR_DYN", [OP_VAR_ALL] = "VAR_ALL", [OP_FLAGKEY] = "FLAGKEY",
     [OP_TIMESTAMP] = "TIMESTAMP", [OP_POP] = "POP",     [OP_JMP] = "JMP",
     [OP_JF] = "JF",           [OP_JFK] = "JFK",         [OP_JTK] = "JTK",
     [OP_COALESCE] = "COALESCE", [OP_NOT] = "NOT",       [OP_NOTNOT] = "NOTNOT",
@@ -165,16 +165,18 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
             depth++;
             break;
         case OP_CONST:
-        case OP_VAR: {
+        case OP_VAR:
+        case OP_VARP: {
             uint16_t k = ri_u16(o);
             if (k >= f->n_consts)
                 BAD("constant index out of range");
-            if ((const_kind(f, k) == RK_PATH) != (op == OP_VAR))
+            if ((const_kind(f, k) == RK_PATH) != (op != OP_CONST))
                 BAD("VAR needs a path constant and CONST a value constant");
             depth++;
             break;
         }
         case OP_VAR_DYN:
+        case OP_PREV:
         case OP_NOT:
         case OP_NOTNOT:
         case OP_CMPE:
@@ -205,8 +207,8 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
             break;
         case OP_CMP:
             NEED(2);
-            if (o[0] >= CMP__COUNT)
-                BAD("unknown comparison");
+            if (o[0] >= CMP__COUNT || o[1] >= CMP_MODE__COUNT)
+                BAD("unknown comparison or mode");
             depth--;
             break;
         case OP_CMPC:
@@ -291,7 +293,7 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
         pc = next;
     }
     if (reachable || npend != 0)
-        BAD("program does not end with RET, JMP or THROW on every path");
+        BAD("program does not end with RET or JMP on every path");
     *max_stack = max;
     return true;
 #undef NEED

@@ -230,9 +230,12 @@ static bool chain_step(roost_vm *vm, int op, int mode, const rv *prev, const rv 
     bool ok = true;
     switch (mode) {
     case CHAIN_COMPILED: {
+        /* (left OP (prev = compareCheck(cur, prev))): the check sees the
+         * register, which cur's own code may have just set. */
         rv c;
-        if (!compare_check(vm, cur, prev, is_strict(op), &c))
+        if (!compare_check(vm, cur, &vm->prev, is_strict(op), &c))
             return false;
+        vm->prev = c;
         *pass = roost_vm_js_compare(vm, op, prev, &c, &ok);
         *next = c;
         break;
@@ -291,16 +294,16 @@ static bool arith(roost_vm *vm, int op, int n, unsigned mode, rv *args, rv *out)
         if (args[0].t == RV_ARR || args[0].t == RV_OBJ)
             FAIL(MSG_NAN);
     }
-    if (op == ARITH_SUB && n == 1) {
-        if (interp) { /* -data[0]: NaN passes through */
-            set_num(out, -roost_vm_to_number(vm, &args[0], &ok));
+    if ((op == ARITH_SUB || op == ARITH_ADD) && n == 1) {
+        if (interp && !roost_js_truthy(&args[0])) { /* '+'(x) / '-'(x): `if (!data) return 0` */
+            set_num(out, 0);
         } else {
             if (!roost_js_precoerce_ok(&args[0]))
                 FAIL(MSG_NAN);
             double x = roost_vm_to_number(vm, &args[0], &ok);
             if (x != x)
                 FAIL(MSG_NAN);
-            set_num(out, -x);
+            set_num(out, op == ARITH_SUB ? -x : x);
         }
         if (!ok)
             FAIL(MSG_SCRATCH);
@@ -505,8 +508,35 @@ static bool op_substr(roost_vm *vm, int n, rv *args, rv *out)
  * toString() (TypeError on null). */
 static bool op_cat(roost_vm *vm, int n, unsigned mode, rv *args, rv *out)
 {
-    if ((mode & MODE_UNARY) && args[0].t == RV_NULL)
-        FAIL("cat of null"); /* null.toString() */
+    if (mode & MODE_UNARY) {
+        /* cat.method(x): a string is itself, an array is concatenated with
+         * nulls skipped, anything else is x.toString(). */
+        if (args[0].t == RV_NULL)
+            FAIL("cat of null"); /* null.toString() */
+        if (args[0].t == RV_ARR) {
+            const uint8_t *e = roost_const_at(vm->flag, args[0].len);
+            uint16_t count = ri_u16(e + 2);
+            uint32_t start = vm->scratch_used;
+            for (uint16_t i = 0; i < count; i++) {
+                rv el;
+                const char *s;
+                uint32_t len, mark = vm->scratch_used;
+                roost_const_value(vm->flag, ri_u16(e + 4 + 2 * i), &el);
+                if (el.t == RV_NULL)
+                    continue;
+                if (!roost_vm_to_string(vm, &el, &s, &len))
+                    FAIL(MSG_SCRATCH);
+                if (s == vm->scratch + mark && len == vm->scratch_used - mark)
+                    continue;
+                char *o = roost_vm_alloc(vm, len);
+                if (!o)
+                    FAIL(MSG_SCRATCH);
+                memmove(o, s, len);
+            }
+            set_str(out, vm->scratch + start, vm->scratch_used - start);
+            return true;
+        }
+    }
     if (n == 1 && args[0].t == RV_STR) {
         *out = args[0];
         out->vi = 0;
@@ -734,6 +764,7 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
     uint32_t pc = 0;
     bool ok = true;
 
+    set_null(&vm->prev); /* compiled rules assign prev before reading it */
     (void)len; /* bounds were verified when the image was loaded */
     for (;;) {
         uint8_t op = code[pc++];
@@ -760,6 +791,16 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
             lookup(vm, (const char *)e + 9, ri_u32(e + 1), ri_u32(e + 5), sp++);
             break;
         }
+        case OP_VARP: {
+            const uint8_t *e = roost_const_at(vm->flag, ri_u16(code + pc));
+            pc += 2;
+            lookup(vm, (const char *)e + 9, ri_u32(e + 1), ri_u32(e + 5), sp);
+            vm->prev = *sp++;
+            break;
+        }
+        case OP_PREV:
+            vm->prev = sp[-1];
+            break;
         case OP_VAR_DYN:
             if (!var_dynamic(vm, &sp[-1]))
                 return false;
@@ -818,10 +859,14 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
             set_bool(&sp[-1], roost_logic_truthy(vm->flag, &sp[-1]));
             break;
         case OP_CMP: {
-            int cmp = code[pc++];
+            int cmp = code[pc], mode = code[pc + 1];
+            pc += 2;
             rv c;
             sp--;
-            if (!compare_check(vm, &sp[0], &sp[-1], is_strict(cmp), &c))
+            /* Compiled: a OP compareCheck(b, prev register). Interpreted:
+             * comparisonFunc(a, b), which is compareCheck(b, a). */
+            if (!compare_check(vm, &sp[0], mode == CMP_MODE_COMPILED ? &vm->prev : &sp[-1],
+                               is_strict(cmp), &c))
                 return false;
             bool r = roost_vm_js_compare(vm, cmp, &sp[-1], &c, &ok);
             if (!ok)
@@ -873,21 +918,22 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
             set_num(sp++, m);
             break;
         }
-        case OP_IN: {
+        case OP_IN: { /* (haystack || []).includes(needle): haystack runs first */
             sp--;
             rv r;
-            if (!op_in(vm, &sp[-1], &sp[0], &r))
+            if (!op_in(vm, &sp[0], &sp[-1], &r))
                 return false;
             sp[-1] = r;
             break;
         }
-        case OP_INL: {
+        case OP_INL: { /* [items...].includes(needle) */
             int n = code[pc++];
-            sp -= n;
+            rv *needle = &sp[-1];
+            sp -= n + 1;
             bool found = false;
             for (int i = 0; i < n && !found; i++)
-                found = roost_js_same_value_zero(&sp[i], &sp[-1]);
-            set_bool(&sp[-1], found);
+                found = roost_js_same_value_zero(&sp[i], needle);
+            set_bool(sp++, found);
             break;
         }
         case OP_CAT: {

@@ -751,12 +751,18 @@ static int op_var(rc *c, const cJSON *lower, bool interp)
             return nomem(c);
         size_t clen = roost_path_canonical(s, len, canon, 2 * (size_t)len + 1);
         uint16_t k;
-        if (clen == 14 && memcmp(canon, "$flagd.flagKey", 14) == 0)
+        /* A compiled var assigns json-logic-engine's prev (OP_VARP). */
+        if (clen == 14 && memcmp(canon, "$flagd.flagKey", 14) == 0) {
             r = emit_op(c, OP_FLAGKEY);
-        else if (clen == 16 && memcmp(canon, "$flagd.timestamp", 16) == 0)
+            if (r == R_OK && !interp)
+                r = emit_op(c, OP_PREV);
+        } else if (clen == 16 && memcmp(canon, "$flagd.timestamp", 16) == 0) {
             r = emit_op(c, OP_TIMESTAMP);
-        else if ((r = const_str_kind(c, RK_PATH, canon, clen, &k)) == R_OK)
-            r = emit_op_u16(c, OP_VAR, k);
+            if (r == R_OK && !interp)
+                r = emit_op(c, OP_PREV);
+        } else if ((r = const_str_kind(c, RK_PATH, canon, clen, &k)) == R_OK) {
+            r = emit_op_u16(c, interp ? OP_VAR : OP_VARP, k);
+        }
         free(canon);
         if (r != R_OK)
             return r;
@@ -767,6 +773,10 @@ static int op_var(rc *c, const cJSON *lower, bool interp)
             (r = compile_child(c, dflt, 1, interp, false)) != R_OK)
             return r;
         patch(c, at);
+        /* prev = (context?.x ?? default): the final value, after the
+         * default's own assignments. */
+        if (!interp && (r = emit_op(c, OP_PREV)) != R_OK)
+            return r;
     }
     return R_OK;
 }
@@ -812,10 +822,13 @@ static int op_cmp(rc *c, uint8_t cmp, const args *a, bool interp)
         return emit_op1(c, OP_THROW, THROW_INVALID_ARGS);
     bool lazy = interp && a->n >= 4;
     int r;
-    if ((r = compile_args(c, a, 0, 2, interp, lazy)) != R_OK)
+    /* Compiled: ((prev = a) OP compareCheck(b, prev)). */
+    if ((r = compile_args(c, a, 0, 1, interp, lazy)) != R_OK ||
+        (!interp && (r = emit_op(c, OP_PREV)) != R_OK) ||
+        (r = compile_args(c, a, 1, 2, interp, lazy)) != R_OK)
         return r;
     if (a->n == 2)
-        return emit_op1(c, OP_CMP, cmp);
+        return emit_op2(c, OP_CMP, cmp, interp ? CMP_MODE_INTERP : CMP_MODE_COMPILED);
     size_t fails[ROOST_MAX_ARGS];
     int nf = 0;
     for (int i = 1; i < a->n; i++) {
@@ -845,6 +858,9 @@ static int op_andor(rc *c, bool is_and, const args *a, bool interp)
     for (int i = 0; i < a->n; i++) {
         if ((r = compile_args(c, a, i, i + 1, interp, interp)) != R_OK)
             return r;
+        /* Compiled: !engine.truthy(prev = x) ? prev : ... */
+        if (!interp && (r = emit_op(c, OP_PREV)) != R_OK)
+            return r;
         if (i + 1 < a->n && (r = emit_jump(c, is_and ? OP_JFK : OP_JTK, &ends[i])) != R_OK)
             return r;
     }
@@ -856,6 +872,8 @@ static int op_andor(rc *c, bool is_and, const args *a, bool interp)
 static int op_in(rc *c, const args *a, bool interp)
 {
     int r;
+    /* Compiled: (haystack || []).includes(needle), so the haystack's code
+     * runs first (which matters for prev). */
     if (!a->list) {
         if (!cJSON_IsObject(a->item[0]))
             return emit_op(c, OP_FALSE); /* {"in": "x"}: no haystack */
@@ -865,41 +883,41 @@ static int op_in(rc *c, const args *a, bool interp)
     }
     if (a->n == 0)
         return emit_op(c, OP_FALSE);
-    if ((r = compile_args(c, a, 0, 1, interp, false)) != R_OK)
-        return r;
-    if (a->n == 1)
+    if (a->n == 1) {
+        if ((r = compile_args(c, a, 0, 1, interp, false)) != R_OK)
+            return r;
         return emit_op1(c, OP_INL, 0);
+    }
     const cJSON *hay = a->item[1];
     size_t saved = c->plen;
+    uint8_t op = OP_IN, m = 0;
     path_index(c, 1);
     if (cJSON_IsArray(hay)) {
         uint16_t k;
         r = const_array(c, hay, &k, 1);
         if (r == R_OK) {
             r = emit_op_u16(c, OP_CONST, k);
-            if (r == R_OK)
-                r = emit_op(c, OP_IN);
         } else if (r == R_DYN) {
             /* A list with computed items: push them and test membership. */
-            int m = cJSON_GetArraySize(hay), i = 0;
-            if (m > ROOST_MAX_ARGS) {
+            int count = cJSON_GetArraySize(hay), i = 0;
+            if (count > ROOST_MAX_ARGS) {
                 r = ERR(ROOST_ELIMIT, "%s: \"in\" list with %d computed items; the limit is %d",
-                        c->path, m, ROOST_MAX_ARGS);
+                        c->path, count, ROOST_MAX_ARGS);
             } else {
                 r = R_OK;
                 for (const cJSON *ch = hay->child; ch && r == R_OK; ch = ch->next, i++)
                     r = compile_child(c, ch, i, interp, false);
-                if (r == R_OK)
-                    r = emit_op1(c, OP_INL, (uint8_t)m);
+                op = OP_INL;
+                m = (uint8_t)count;
             }
         }
     } else {
         r = compile_expr(c, hay, interp);
-        if (r == R_OK)
-            r = emit_op(c, OP_IN);
     }
     path_restore(c, saved);
-    return r;
+    if (r != R_OK || (r = compile_args(c, a, 0, 1, interp, false)) != R_OK)
+        return r;
+    return op == OP_IN ? emit_op(c, OP_IN) : emit_op1(c, OP_INL, m);
 }
 
 /* Build-time checks json-logic-engine applies to the operands of compiled
@@ -937,9 +955,12 @@ static int op_arith(rc *c, const opdef *op, const args *a, bool interp)
         if ((r = check_single(c, op->name, a)) != R_OK)
             return r;
         if (aop == ARITH_ADD || aop == ARITH_SUB) {
-            if ((r = compile_args(c, a, 0, 1, interp, false)) != R_OK)
+            /* Compiled: Array.isArray(prev = x) ? ... : precoerceNumber(+prev).
+             * Interpreted: the scalar form '+'(x) / '-'(x). */
+            if ((r = compile_args(c, a, 0, 1, interp, false)) != R_OK ||
+                (!interp && (r = emit_op(c, OP_PREV)) != R_OK))
                 return r;
-            uint8_t b[4] = {OP_ARITH, aop, 1, 0}; /* unary: NaN checked in both regions */
+            uint8_t b[4] = {OP_ARITH, aop, 1, mode};
             return emit(c, b, 4);
         }
         if (!interp || aop == ARITH_MOD) /* (x).reduce / assertSize on a non-array */
@@ -1002,8 +1023,13 @@ static int op_list(rc *c, const opdef *op, const args *a, bool interp)
     uint8_t n = (uint8_t)a->n;
     switch (op->kind) {
     case K_CAT: {
-        uint8_t mode = (uint8_t)((interp ? MODE_INTERP : 0) |
-                                 (!a->list && cJSON_IsObject(a->item[0]) ? MODE_UNARY : 0));
+        /* cat.method is called on one value, not a list, for an expression
+         * operand ({"cat": {"var": "x"}}) and, in interpreted regions, for
+         * any single operand that is not an array literal (the optimizer
+         * unwraps [x] for unary operators). */
+        bool unary = !a->list ? (interp || cJSON_IsObject(a->item[0]))
+                              : (interp && a->n == 1 && !cJSON_IsArray(a->item[0]));
+        uint8_t mode = (uint8_t)((interp ? MODE_INTERP : 0) | (unary ? MODE_UNARY : 0));
         return emit_op2(c, OP_CAT, n, mode);
     }
     case K_SUBSTR: return emit_op1(c, OP_SUBSTR, n);
