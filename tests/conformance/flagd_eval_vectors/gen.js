@@ -4,7 +4,7 @@
 // //tests/conformance:flagd_eval_differential checks Roost against them.
 //
 //   cd tools/bench/engine && npm ci        # installs flagd-core
-//   node tests/conformance/flagd_eval_differential/gen.js [count] [seed]
+//   node tests/conformance/flagd_eval_vectors/gen.js [count] [seed]
 //
 // Each case gets its own flag whose variants include String(result) of
 // the rule for that context (found by evaluating once with no matching
