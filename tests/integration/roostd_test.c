@@ -570,6 +570,36 @@ static void shutdown_ends_streams_with_unavailable(void **state)
     rc_channel_close(ch);
 }
 
+/* SDKs ping idle streams every 30 s; roostd must take pings that often
+ * (here every 10 s, three times over) without answering with GOAWAY. */
+static void idle_stream_survives_client_keepalive_pings(void **state)
+{
+    struct roostd_proc p = {0};
+    struct rc_channel *ch;
+    struct rc_group *g;
+    struct watcher w;
+    roost_error err;
+    char doc[600];
+    uint64_t rev;
+
+    (void)state;
+    assert_true(roostd_start(&p));
+    assert_int_equal(rc_channel_open_keepalive(p.addr, NULL, 10000, &ch, &err), ROOST_OK);
+    assert_int_equal(rc_group_new(&g, &err), ROOST_OK);
+    subscribe(g, ch, &w, 0);
+    assert_true(pump_until(g, &w, 1, 0, 5));
+    pump_until(g, &w, 1, 1, 35); /* idle: only pings cross the connection */
+    assert_false(w.ended);
+    snprintf(doc, sizeof doc, "%s/flags.json", p.data_dir);
+    write_doc(doc, "after-idle", "on", NULL);
+    rev = apply(&p, doc);
+    assert_true(pump_until(g, &w, 1, rev, 5));
+    assert_false(w.ended);
+    rc_group_free(g);
+    rc_channel_close(ch);
+    assert_int_equal(roostd_stop(&p, SIGTERM), 0);
+}
+
 static void roostctl_says_what_to_do_when_roostd_is_down(void **state)
 {
     struct roostd_proc p = {0};
@@ -596,6 +626,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(bad_documents_are_rejected_and_change_nothing),
         cmocka_unit_test(wrong_token_is_unauthenticated),
         cmocka_unit_test(shutdown_ends_streams_with_unavailable),
+        cmocka_unit_test(idle_stream_survives_client_keepalive_pings),
         cmocka_unit_test(roostctl_says_what_to_do_when_roostd_is_down),
     };
 

@@ -68,9 +68,15 @@ static gpr_timespec deadline_after(double seconds)
 roost_status rc_channel_open(const char *target, const char *token, struct rc_channel **out,
                              roost_error *err)
 {
+    return rc_channel_open_keepalive(target, token, 0, out, err);
+}
+
+roost_status rc_channel_open_keepalive(const char *target, const char *token, int keepalive_ms,
+                                       struct rc_channel **out, roost_error *err)
+{
     struct rc_channel *c = calloc(1, sizeof *c);
     grpc_channel_credentials *creds;
-    grpc_arg args[2];
+    grpc_arg args[5];
     grpc_channel_args chargs = {2, args};
 
     if (!c)
@@ -93,6 +99,19 @@ roost_status rc_channel_open(const char *target, const char *token, struct rc_ch
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
     args[1].value.integer = 1;
+    if (keepalive_ms > 0) {
+        args[2].type = GRPC_ARG_INTEGER;
+        args[2].key = (char *)GRPC_ARG_KEEPALIVE_TIME_MS;
+        args[2].value.integer = keepalive_ms;
+        args[3].type = GRPC_ARG_INTEGER;
+        args[3].key = (char *)GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
+        args[3].value.integer = 1;
+        /* Without this, core sends only two pings without data in between. */
+        args[4].type = GRPC_ARG_INTEGER;
+        args[4].key = (char *)GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA;
+        args[4].value.integer = 0;
+        chargs.num_args = 5;
+    }
     creds = grpc_insecure_credentials_create();
     c->ch = grpc_channel_create(target, creds, &chargs);
     grpc_channel_credentials_release(creds);

@@ -26,6 +26,10 @@ struct rc_status {
 /* target: "HOST:PORT". token: bearer token sent on every call, or NULL. */
 roost_status rc_channel_open(const char *target, const char *token, struct rc_channel **out,
                              roost_error *err);
+/* Same, with HTTP/2 keepalive pings every keepalive_ms (0 = none), also
+ * while no call is active: what an SDK holding an idle stream does. */
+roost_status rc_channel_open_keepalive(const char *target, const char *token, int keepalive_ms,
+                                       struct rc_channel **out, roost_error *err);
 void rc_channel_close(struct rc_channel *ch);
 const char *rc_channel_target(const struct rc_channel *ch);
 
