@@ -3,6 +3,7 @@
  * failure, read whole files with the OS reason on failure, and load a
  * compiled set the way an SDK loads a snapshot. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,30 @@ roost_status roost_json_parse(const char *text, size_t len, const char *label, c
         const char *at = cJSON_GetErrorPtr();
         if (!at || at < text || at > text + len)
             at = end && end >= text && end <= text + len ? end : text + len;
+        /* cJSON points near the last token when input runs out; say so
+         * when the text ends inside a string or an open object/array. */
+        int depth = 0;
+        bool in_string = false, any = false;
+        for (size_t i = 0; i < len; i++) {
+            char ch = text[i];
+            if (in_string) {
+                if (ch == '\\')
+                    i++;
+                else if (ch == '"')
+                    in_string = false;
+                continue;
+            }
+            if (ch == '"')
+                in_string = true;
+            else if (ch == '{' || ch == '[')
+                depth++;
+            else if ((ch == '}' || ch == ']') && depth > 0)
+                depth--;
+            if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')
+                any = true;
+        }
+        if (in_string || depth > 0 || !any)
+            at = text + len;
         size_t line = 1, col = 1;
         for (const char *p = text; p < at; p++) {
             if (*p == '\n') {

@@ -1,0 +1,282 @@
+/* The engine's public API as an SDK uses it: loading images from untrusted
+ * bytes, resolving flags with flagd's reasons and error codes, metadata,
+ * flag sets and contexts. */
+#include "engine_test_util.h"
+
+#define DOC                                                                                        \
+    "{\"metadata\":{\"team\":\"core\",\"rev\":3},\"flags\":{"                                     \
+    "\"b\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true,\"off\":false},\"defaultVariant\":\"on\","  \
+    "\"metadata\":{\"rev\":4,\"beta\":true}},"                                                     \
+    "\"s\":{\"state\":\"ENABLED\",\"variants\":{\"hi\":\"hello\",\"bye\":\"ciao\"},\"defaultVariant\":\"hi\","  \
+    "\"targeting\":{\"if\":[{\"==\":[{\"var\":\"tier\"},\"gold\"]},\"bye\",{\"var\":\"pick\"}]}},"      \
+    "\"n\":{\"state\":\"ENABLED\",\"variants\":{\"x\":2.7,\"y\":-1e300},\"defaultVariant\":\"x\","    \
+    "\"targeting\":{\"if\":[{\"var\":\"huge\"},\"y\"]}},"                                          \
+    "\"o\":{\"state\":\"ENABLED\",\"variants\":{\"a\":{\"k\":[1,\"2\"]}},\"defaultVariant\":\"a\"},"    \
+    "\"d\":{\"state\":\"DISABLED\",\"variants\":{\"on\":true},\"defaultVariant\":\"on\"},"           \
+    "\"nodefault\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true}},"                             \
+    "\"parse\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true},\"targeting\":{\"nope\":[]}},"       \
+    "\"boom\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true},\"targeting\":{\"/\":[1,{\"var\":\"z\"}]}}"  \
+    "}}"
+
+static loaded_doc doc;
+
+static int setup(void **state)
+{
+    (void)state;
+    return load_doc(&doc, DOC) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free_doc(&doc);
+    return 0;
+}
+
+static void eval_resolves_static_targeted_and_default_values(void **state)
+{
+    (void)state;
+    roost_result r;
+    roost_ctx_attr attrs[4];
+    roost_ctx ctx;
+    roost_ctx_init(&ctx, attrs, 4);
+
+    assert_true(roost_eval_bool(find_flag(&doc, "b"), NULL, false, &r));
+    assert_int_equal(r.reason, ROOST_REASON_STATIC);
+    assert_int_equal(r.error, ROOST_EVAL_OK);
+    assert_string_equal(r.variant, "on");
+    assert_null(r.message);
+
+    assert_string_equal(roost_eval_string(find_flag(&doc, "s"), &ctx, "dflt", &r), "hello");
+    assert_int_equal(r.reason, ROOST_REASON_DEFAULT); /* {"var":"pick"} is null */
+    assert_string_equal(r.variant, "hi");
+
+    roost_ctx_set_string(&ctx, "tier", "gold");
+    assert_string_equal(roost_eval_string(find_flag(&doc, "s"), &ctx, "dflt", &r), "ciao");
+    assert_int_equal(r.reason, ROOST_REASON_TARGETING_MATCH);
+    assert_int_equal(r.value.string.len, 4);
+
+    roost_ctx_set_string(&ctx, "tier", "silver");
+    roost_ctx_set_string(&ctx, "pick", "nope");
+    assert_string_equal(roost_eval_string(find_flag(&doc, "s"), &ctx, "dflt", &r), "dflt");
+    assert_int_equal(r.reason, ROOST_REASON_ERROR);
+    assert_int_equal(r.error, ROOST_EVAL_GENERAL);
+    assert_null(r.variant);
+    assert_non_null(r.message);
+
+    assert_string_equal(roost_eval_object(find_flag(&doc, "o"), NULL, "{}", &r), "{\"k\":[1,\"2\"]}");
+    assert_int_equal(r.type, ROOST_VALUE_OBJECT);
+}
+
+static void eval_reads_numbers_as_float_or_truncated_integer(void **state)
+{
+    (void)state;
+    roost_result r;
+    roost_ctx_attr attrs[2];
+    roost_ctx ctx;
+    roost_ctx_init(&ctx, attrs, 2);
+    assert_true(roost_eval_float(find_flag(&doc, "n"), NULL, 0, &r) == 2.7);
+    assert_int_equal(roost_eval_int(find_flag(&doc, "n"), NULL, 0, &r), 2);
+    roost_ctx_set_bool(&ctx, "huge", true);
+    assert_int_equal(roost_eval_int(find_flag(&doc, "n"), &ctx, 5, &r), 5);
+    assert_int_equal(r.error, ROOST_EVAL_TYPE_MISMATCH);
+    assert_true(roost_eval_float(find_flag(&doc, "n"), &ctx, 0, &r) == -1e300);
+}
+
+static void eval_gives_the_callers_default_with_flagd_error_codes(void **state)
+{
+    (void)state;
+    roost_result r;
+    assert_false(roost_eval_bool(NULL, NULL, false, &r));
+    assert_int_equal(r.reason, ROOST_REASON_ERROR);
+    assert_int_equal(r.error, ROOST_EVAL_FLAG_NOT_FOUND);
+    assert_null(r.flag);
+    assert_string_equal(roost_eval_error_name(r.error), "FLAG_NOT_FOUND");
+
+    assert_int_equal(roost_eval_int(find_flag(&doc, "b"), NULL, 13, &r), 13);
+    assert_int_equal(r.error, ROOST_EVAL_TYPE_MISMATCH);
+
+    /* Disabled wins over a type mismatch, as in flagd. */
+    assert_string_equal(roost_eval_string(find_flag(&doc, "d"), NULL, "x", &r), "x");
+    assert_int_equal(r.reason, ROOST_REASON_DISABLED);
+    assert_int_equal(r.error, ROOST_EVAL_OK);
+
+    assert_false(roost_eval_bool(find_flag(&doc, "nodefault"), NULL, false, &r));
+    assert_int_equal(r.reason, ROOST_REASON_DEFAULT);
+    assert_null(r.variant);
+
+    assert_false(roost_eval_bool(find_flag(&doc, "parse"), NULL, false, &r));
+    assert_int_equal(r.error, ROOST_EVAL_PARSE_ERROR);
+    assert_string_equal(roost_reason_name(r.reason), "ERROR");
+
+    assert_true(roost_eval_bool(find_flag(&doc, "boom"), NULL, true, &r));
+    assert_int_equal(r.error, ROOST_EVAL_GENERAL);
+    assert_string_equal(r.message, "division by zero");
+    assert_null(roost_eval_error_name(ROOST_EVAL_OK));
+    assert_int_equal(roost_eval_bool(find_flag(&doc, "b"), NULL, false, NULL), true);
+}
+
+static void metadata_is_merged_sorted_and_typed(void **state)
+{
+    (void)state;
+    const roost_flag *f = find_flag(&doc, "b");
+    roost_metadata m;
+    assert_int_equal(roost_flag_metadata_count(f), 3);
+    assert_true(roost_flag_metadata_get(f, 0, &m));
+    assert_string_equal(m.key, "beta");
+    assert_int_equal(m.type, ROOST_VALUE_BOOLEAN);
+    assert_true(m.boolean);
+    assert_true(roost_flag_metadata_get(f, 1, &m));
+    assert_string_equal(m.key, "rev");
+    assert_true(m.number == 4.0); /* the flag's own wins */
+    assert_true(roost_flag_metadata_get(f, 2, &m));
+    assert_string_equal(m.string, "core");
+    assert_false(roost_flag_metadata_get(f, 3, &m));
+    assert_int_equal(roost_flag_variant_count(f), 2);
+    assert_string_equal(roost_flag_variant_name(f, 1), "off");
+    assert_null(roost_flag_variant_name(f, 2));
+    size_t len;
+    assert_string_equal(roost_flag_key(f, &len), "b");
+    assert_int_equal(len, 1);
+    assert_true(roost_flag_enabled(f));
+    assert_int_equal(roost_flag_type(f), ROOST_VALUE_BOOLEAN);
+}
+
+static const roost_compiled_flag *compiled(const char *key)
+{
+    return roost_compiled_set_find(doc.set, key);
+}
+
+static void flag_load_refuses_truncated_foreign_and_corrupted_images(void **state)
+{
+    (void)state;
+    const roost_compiled_flag *cf = compiled("s");
+    uint8_t *img = malloc(cf->image_len);
+    roost_flag f;
+    roost_error err;
+
+    memcpy(img, cf->image, cf->image_len);
+    assert_int_equal(roost_flag_load(&f, img, cf->image_len, &err), ROOST_OK);
+    assert_int_equal(roost_flag_load(&f, img, cf->image_len - 1, &err), ROOST_ECORRUPT);
+    assert_true(star_match("flag image: image says * bytes but * were given (truncated or padded)",
+                           err.msg));
+    assert_int_equal(roost_flag_load(&f, img, 10, &err), ROOST_ECORRUPT);
+    assert_true(star_match("flag image: not a Roost flag image (10 bytes*", err.msg));
+    assert_int_equal(roost_flag_load(NULL, img, cf->image_len, &err), ROOST_EINVAL);
+
+    img[RI_OFF_VERSION] = 2;
+    assert_int_equal(roost_flag_load(&f, img, cf->image_len, &err), ROOST_ECORRUPT);
+    assert_string_equal(err.msg,
+                        "flag image: format version 2, this engine reads version 1; update the SDK");
+    img[RI_OFF_VERSION] = 1;
+    img[cf->image_len - 1] ^= 0x40;
+    assert_int_equal(roost_flag_load(&f, img, cf->image_len, &err), ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: checksum mismatch (corrupted in transit or storage)");
+    free(img);
+}
+
+/* Every byte changed, with the checksum recomputed so the structural
+ * checks are what stands between the bytes and the interpreter: each image
+ * is refused or evaluates without fault (ASan/UBSan builds check that). */
+static void single_byte_corruption_is_refused_or_harmless(void **state)
+{
+    (void)state;
+    static const char *keys[] = {"s", "n", "boom", "b"};
+    static const uint8_t deltas[] = {0x01, 0x80, 0xff, 0x10};
+    roost_ctx_attr attrs[4];
+    roost_ctx ctx;
+    roost_ctx_init(&ctx, attrs, 4);
+    roost_ctx_set_string(&ctx, "tier", "gold");
+    roost_ctx_set_number(&ctx, "z", 2);
+    size_t accepted = 0, refused = 0;
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        const roost_compiled_flag *cf = compiled(keys[k]);
+        uint8_t *img = malloc(cf->image_len);
+        for (size_t i = 16; i < cf->image_len; i++) {
+            for (size_t d = 0; d < sizeof deltas; d++) {
+                roost_flag f;
+                roost_result r;
+                memcpy(img, cf->image, cf->image_len);
+                img[i] ^= deltas[d];
+                ri_put32(img + RI_OFF_CHECKSUM, roost_fnv1a(img + 16, cf->image_len - 16, ROOST_FNV_BASIS));
+                if (roost_flag_load(&f, img, cf->image_len, NULL) != ROOST_OK) {
+                    refused++;
+                    continue;
+                }
+                accepted++;
+                roost_eval_string(&f, &ctx, "x", &r);
+                roost_eval_bool(&f, NULL, true, &r);
+                roost_eval_float(&f, &ctx, 0, &r);
+            }
+        }
+        free(img);
+    }
+    assert_true(refused > 0);
+    print_message("corrupted images: %zu refused, %zu accepted and evaluated\n", refused, accepted);
+}
+
+static void flagset_finds_by_key_and_refuses_duplicates(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < doc.ls.count; i++) {
+        size_t len;
+        const char *key = roost_flag_key(&doc.ls.flags[i], &len);
+        assert_ptr_equal(roost_flagset_find(&doc.ls.index, key, len), &doc.ls.flags[i]);
+    }
+    assert_null(roost_flagset_find(&doc.ls.index, "missing", 7));
+    assert_null(roost_flagset_find(&doc.ls.index, "b", 0));
+
+    roost_flag twice[2] = {doc.ls.flags[0], doc.ls.flags[0]};
+    uint32_t slots[ROOST_FLAGSET_SLOTS(2)];
+    roost_flagset set;
+    roost_error err;
+    assert_int_equal(roost_flagset_init(&set, twice, 2, slots, ROOST_FLAGSET_SLOTS(2), &err),
+                     ROOST_ECONFLICT);
+    assert_string_equal(err.msg, "two flags have the key 'b' (entries 0 and 1)");
+    assert_int_equal(roost_flagset_init(&set, twice, 2, slots, 2, &err), ROOST_EINVAL);
+    assert_int_equal(roost_flagset_init(&set, twice, 1, slots, 2, &err), ROOST_OK);
+}
+
+static void context_attributes_replace_and_respect_capacity(void **state)
+{
+    (void)state;
+    roost_ctx_attr attrs[2];
+    roost_ctx ctx;
+    roost_ctx_init(&ctx, attrs, 2);
+    assert_int_equal(roost_ctx_set_string(&ctx, "a", "1"), ROOST_OK);
+    assert_int_equal(roost_ctx_set_number(&ctx, "a", 2), ROOST_OK);
+    assert_int_equal(ctx.count, 1);
+    assert_int_equal(roost_ctx_set_targeting_key(&ctx, "k"), ROOST_OK);
+    assert_int_equal(roost_ctx_set_bool(&ctx, "c", true), ROOST_ELIMIT);
+    assert_int_equal(roost_ctx_set_string(&ctx, NULL, "x"), ROOST_EINVAL);
+    assert_int_equal(roost_ctx_set_string(&ctx, "a", NULL), ROOST_EINVAL);
+    roost_ctx_reset(&ctx);
+    assert_int_equal(ctx.count, 0);
+}
+
+static void json_contexts_flatten_to_escaped_paths(void **state)
+{
+    (void)state;
+    EXPECT("{\"var\":\"u.a\\\\.b\"}", "{\"u\":{\"a.b\":\"nested-dotted\"}}", "s:nested-dotted");
+    EXPECT("{\"var\":\"x\"}", "{\"x\":null}", "null");
+    EXPECT("{\"var\":\"x\"}", "{\"x\":[1]}", "CTX: context.x: arrays are not supported as context values");
+    EXPECT("{\"var\":\"x\"}", "[1]", "CTX: the evaluation context must be a JSON object");
+    EXPECT("{\"var\":\"x\"}", "{\"x\":", "CTX: ctx: invalid JSON: unexpected end of input at line 1, column 6");
+    EXPECT("{\"var\":\"x\"}", "{\"x\" 1}", "CTX: ctx: invalid JSON at line 1, column 6 near '1}'");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(eval_resolves_static_targeted_and_default_values),
+        cmocka_unit_test(eval_reads_numbers_as_float_or_truncated_integer),
+        cmocka_unit_test(eval_gives_the_callers_default_with_flagd_error_codes),
+        cmocka_unit_test(metadata_is_merged_sorted_and_typed),
+        cmocka_unit_test(flag_load_refuses_truncated_foreign_and_corrupted_images),
+        cmocka_unit_test(single_byte_corruption_is_refused_or_harmless),
+        cmocka_unit_test(flagset_finds_by_key_and_refuses_duplicates),
+        cmocka_unit_test(context_attributes_replace_and_respect_capacity),
+        cmocka_unit_test(json_contexts_flatten_to_escaped_paths),
+    };
+    return roost_run_tests_setup("engine API", tests, setup, teardown);
+}
