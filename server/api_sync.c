@@ -16,7 +16,7 @@ static void sync_subscribe(void *ctx, struct rpc_stream *s, const struct rpc_req
         rpc_stream_release(s);
         return;
     }
-    hub_subscribe(d->hub, s, in->revision, in->client_id);
+    hub_subscribe(d->hub, s, &hub_format_roost, in->revision, NULL, in->client_id);
     roost__v1__sync_request__free_unpacked(in, NULL);
 }
 

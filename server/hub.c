@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "log.h"
 #include "snapshot.h"
@@ -22,15 +23,16 @@
 #define HUB_CACHE 64
 
 struct sub {
+    struct hub_sub pub;  /* what the format sees */
     struct hub *hub;
+    const struct hub_format *fmt;
     struct rpc_stream *stream;
     struct sub *prev, *next;
-    uint64_t sent_rev;   /* the client holds everything up to here */
-    bool need_snapshot;
     bool sending;
     bool closed;         /* the call is over; free when not sending */
     bool finishing;      /* finish the call once the message in flight is out */
     bool in_snapshot;    /* the message in flight is a snapshot */
+    bool in_keepalive;   /* the message in flight is a keep-alive */
     char client_id[64];
 };
 
@@ -53,7 +55,13 @@ struct hub {
     uint64_t snap_rev;   /* revision of snap_payload; 0 = none */
     grpc_slice snap_payload;
     struct hub_stats stats;
+    pthread_t ticker;
+    bool ticker_running;
+    pthread_cond_t tick_cv;
+    bool stop_ticker;
 };
+
+static void *ticker_main(void *arg);
 
 roost_status hub_create(struct store *st, const struct hub_options *opt, struct hub **out,
                         roost_error *err)
@@ -66,24 +74,46 @@ roost_status hub_create(struct store *st, const struct hub_options *opt, struct 
     h->opt = *opt;
     if (h->opt.max_lag == 0)
         h->opt.max_lag = HUB_DEFAULT_MAX_LAG;
+    if (h->opt.keepalive_s <= 0)
+        h->opt.keepalive_s = HUB_DEFAULT_KEEPALIVE_S;
     h->head = store_revision(st);
     h->snap_payload = grpc_empty_slice();
     for (int i = 0; i < HUB_CACHE; i++)
         h->cache[i].payload = grpc_empty_slice();
     pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->tick_cv, NULL);
+    h->ticker_running = pthread_create(&h->ticker, NULL, ticker_main, h) == 0;
     *out = h;
     return ROOST_OK;
+}
+
+static void stop_ticker(struct hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->stop_ticker = true;
+    pthread_cond_broadcast(&h->tick_cv);
+    pthread_mutex_unlock(&h->mu);
+    if (h->ticker_running)
+        pthread_join(h->ticker, NULL);
+    h->ticker_running = false;
 }
 
 void hub_destroy(struct hub *h)
 {
     if (!h)
         return;
+    stop_ticker(h);
     for (int i = 0; i < HUB_CACHE; i++)
         grpc_slice_unref(h->cache[i].payload);
     grpc_slice_unref(h->snap_payload);
+    pthread_cond_destroy(&h->tick_cv);
     pthread_mutex_destroy(&h->mu);
     free(h);
+}
+
+struct store *hub_store(struct hub *h)
+{
+    return h->store;
 }
 
 static void unlink_sub(struct hub *h, struct sub *s)
@@ -102,11 +132,12 @@ static void free_sub_locked(struct hub *h, struct sub *s)
 {
     unlink_sub(h, s);
     rpc_stream_release(s->stream);
+    if (s->fmt->free_data && s->pub.data)
+        s->fmt->free_data(s->pub.data);
     free(s);
 }
 
-/* The payload for revision rev: from the cache, or from the change log. */
-static bool change_payload(struct hub *h, uint64_t rev, grpc_slice *out)
+bool hub_change_payload(struct hub *h, uint64_t rev, grpc_slice *out)
 {
     struct cached_event *c = &h->cache[rev % HUB_CACHE];
     struct store_txn t;
@@ -127,7 +158,7 @@ static bool change_payload(struct hub *h, uint64_t rev, grpc_slice *out)
     return found;
 }
 
-static bool snapshot_payload(struct hub *h, grpc_slice *out, uint64_t *rev)
+bool hub_snapshot_payload(struct hub *h, grpc_slice *out, uint64_t *rev)
 {
     roost_error err;
 
@@ -151,13 +182,49 @@ static bool snapshot_payload(struct hub *h, grpc_slice *out, uint64_t *rev)
     return true;
 }
 
+bool hub_log_covers(struct hub *h, uint64_t rev, uint64_t head)
+{
+    return rev + 1 >= store_log_first(h->store) && head - rev <= h->opt.max_lag;
+}
+
+void hub_count_resync(struct hub *h)
+{
+    h->stats.resyncs++;
+}
+
+/* Roost's protocol: a snapshot first (or whenever the log cannot replay the
+ * gap), then every revision in order. */
+static enum hub_next roost_next(struct hub *h, struct hub_sub *s, uint64_t head,
+                                grpc_slice *payload)
+{
+    uint64_t rev;
+
+    if (!s->need_initial && s->sent_rev == head)
+        return HUB_IDLE;
+    if (!s->need_initial && s->sent_rev < head && hub_log_covers(h, s->sent_rev, head) &&
+        hub_change_payload(h, s->sent_rev + 1, payload)) {
+        s->sent_rev++;
+        return HUB_CHANGE;
+    }
+    /* First message, a client ahead of us (a wiped data directory), or a
+     * gap the log cannot fill: a snapshot of the current state. */
+    if (!s->need_initial)
+        hub_count_resync(h);
+    if (!hub_snapshot_payload(h, payload, &rev))
+        return HUB_FAIL;
+    s->need_initial = false;
+    s->sent_rev = rev;
+    return HUB_SNAPSHOT;
+}
+
+const struct hub_format hub_format_roost = {"roost", roost_next, NULL, NULL};
+
 /* Sends the subscriber its next message, if it has one and nothing is in
  * flight. Called with h->mu held. */
 static void pump_locked(struct hub *h, struct sub *s)
 {
     grpc_slice payload;
-    uint64_t rev;
-    bool snapshot;
+    enum hub_next next;
 
     if (s->sending || s->closed)
         return;
@@ -166,38 +233,20 @@ static void pump_locked(struct hub *h, struct sub *s)
         rpc_stream_finish(s->stream, h->close_code, h->close_message);
         return;
     }
-    if (!s->need_snapshot && s->sent_rev >= h->head)
-        return; /* up to date */
-
-    snapshot = s->need_snapshot || s->sent_rev > h->head ||
-               s->sent_rev + 1 < store_log_first(h->store) || h->head - s->sent_rev > h->opt.max_lag;
-    if (snapshot) {
-        if (!s->need_snapshot)
-            h->stats.resyncs++;
-        if (!snapshot_payload(h, &payload, &rev))
-            goto failed;
-    } else {
-        rev = s->sent_rev + 1;
-        if (!change_payload(h, rev, &payload)) {
-            /* Compacted between the check and the read: resync instead. */
-            h->stats.resyncs++;
-            if (!snapshot_payload(h, &payload, &rev))
-                goto failed;
-            snapshot = true;
-        }
+    next = s->fmt->next(h, &s->pub, h->head, &payload);
+    if (next == HUB_IDLE)
+        return;
+    if (next == HUB_FAIL) {
+        s->finishing = true;
+        rpc_stream_finish(s->stream, GRPC_STATUS_INTERNAL,
+                          "roostd could not read its store to build a snapshot; see its log");
+        return;
     }
     s->sending = true;
-    s->in_snapshot = snapshot;
-    s->need_snapshot = false;
-    s->sent_rev = rev;
+    s->in_snapshot = next == HUB_SNAPSHOT;
+    s->in_keepalive = false;
     if (!rpc_stream_send(s->stream, payload))
         s->sending = false; /* the call is over; on_closed follows */
-    return;
-
-failed:
-    s->finishing = true;
-    rpc_stream_finish(s->stream, GRPC_STATUS_INTERNAL,
-                      "roostd could not read its store to build a snapshot; see its log");
 }
 
 static void on_sent(void *user, bool ok)
@@ -207,7 +256,7 @@ static void on_sent(void *user, bool ok)
 
     pthread_mutex_lock(&h->mu);
     s->sending = false;
-    if (ok) {
+    if (ok && !s->in_keepalive) {
         if (s->in_snapshot)
             h->stats.snapshots_sent++;
         else
@@ -232,8 +281,8 @@ static void on_closed(void *user)
     pthread_mutex_unlock(&h->mu);
 }
 
-void hub_subscribe(struct hub *h, struct rpc_stream *stream, uint64_t from_revision,
-                   const char *client_id)
+void hub_subscribe(struct hub *h, struct rpc_stream *stream, const struct hub_format *fmt,
+                   uint64_t from_revision, void *data, const char *client_id)
 {
     struct sub *s = calloc(1, sizeof *s);
     struct log_line l;
@@ -241,16 +290,21 @@ void hub_subscribe(struct hub *h, struct rpc_stream *stream, uint64_t from_revis
     if (!s) {
         rpc_stream_finish(stream, GRPC_STATUS_RESOURCE_EXHAUSTED, "roostd is out of memory");
         rpc_stream_release(stream);
+        if (fmt->free_data && data)
+            fmt->free_data(data);
         return;
     }
     s->hub = h;
+    s->fmt = fmt;
     s->stream = stream;
-    s->sent_rev = from_revision;
-    s->need_snapshot = from_revision == 0;
+    s->pub.sent_rev = from_revision;
+    s->pub.need_initial = from_revision == 0;
+    s->pub.data = data;
     snprintf(s->client_id, sizeof s->client_id, "%s", client_id ? client_id : "");
     rpc_stream_set_callbacks(stream, s, on_sent, on_closed);
 
     log_begin(&l, LOG_DEBUG, "subscribe");
+    log_str(&l, "format", fmt->name);
     log_str(&l, "client_id", s->client_id);
     log_str(&l, "peer", rpc_stream_peer(stream));
     log_u64(&l, "from_revision", from_revision);
@@ -288,6 +342,42 @@ void hub_publish(struct hub *h, uint64_t revision, const void *event, size_t len
     for (struct sub *s = h->subs; s; s = s->next)
         pump_locked(h, s);
     pthread_mutex_unlock(&h->mu);
+}
+
+/* Sends a keep-alive to every idle subscriber whose format has one. */
+static void tick_locked(struct hub *h)
+{
+    for (struct sub *s = h->subs; s; s = s->next) {
+        grpc_slice payload;
+
+        if (s->sending || s->closed || s->finishing || !s->fmt->keepalive ||
+            s->pub.need_initial || !s->fmt->keepalive(&payload))
+            continue;
+        s->sending = true;
+        s->in_snapshot = false;
+        s->in_keepalive = true;
+        if (!rpc_stream_send(s->stream, payload))
+            s->sending = false;
+    }
+}
+
+static void *ticker_main(void *arg)
+{
+    struct hub *h = arg;
+    struct timespec next;
+
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop_ticker) {
+        clock_gettime(CLOCK_REALTIME, &next);
+        next.tv_sec += h->opt.keepalive_s;
+        while (!h->stop_ticker &&
+               pthread_cond_timedwait(&h->tick_cv, &h->mu, &next) == 0)
+            ;
+        if (!h->stop_ticker && !h->closing)
+            tick_locked(h);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
 }
 
 void hub_close_all(struct hub *h, grpc_status_code code, const char *message)

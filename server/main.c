@@ -214,13 +214,23 @@ static int fail(const char *event, const roost_error *err)
 static int run(struct roostd *d)
 {
     struct store_options so = {d->cfg.store_max_mb, d->cfg.changelog_keep};
-    struct hub_options ho = {d->cfg.max_subscriber_lag};
+    struct hub_options ho = {d->cfg.max_subscriber_lag, HUB_DEFAULT_KEEPALIVE_S};
     struct rpc_options ro = {0};
     roost_error err = {0};
     sigset_t sigs;
     char host[256];
     int port = 0, sig = 0;
     struct log_line l;
+
+    /* Signals are taken by sigwait in this thread only. Blocked before any
+     * thread exists (the hub's ticker, gRPC's own), so that every thread
+     * inherits the mask and a second SIGTERM during shutdown cannot kill
+     * the process halfway through it. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     if (d->cfg.admin_token_file &&
         auth_load(d->cfg.admin_token_file, "admin", &d->admin_tokens, &err) != ROOST_OK)
@@ -234,14 +244,6 @@ static int run(struct roostd *d)
         store_close(d->store);
         return fail("startup_failed", &err);
     }
-
-    /* Signals are taken by sigwait in this thread only; every thread
-     * started from here on inherits the blocked mask. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     grpc_init();
     ro.threads = d->cfg.threads;
