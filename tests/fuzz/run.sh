@@ -37,6 +37,8 @@ cp -n tests/fuzz/regressions/"$target"/* "$work/corpus/" 2>/dev/null || true
 dict=""
 [ "$target" = compile ] && dict="-dict=$root/tests/fuzz/jsonlogic.dict"
 
-echo "fuzzing $target for ${secs}s; corpus $work/corpus" >&2
+# With -jobs, libFuzzer logs to fuzz-<n>.log in the current directory.
+cd "$work"
+echo "fuzzing $target for ${secs}s; corpus $work/corpus, log $work/fuzz-0.log" >&2
 exec "$bin" "$work/corpus" -max_total_time="$secs" -jobs=1 -workers=1 \
     -artifact_prefix="$work/artifacts/" -print_final_stats=1 -rss_limit_mb=2048 $dict "$@"
