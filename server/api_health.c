@@ -15,6 +15,9 @@ static const char *const known_services[] = {
     "roost.v1.Sync",
     "roost.v1.Admin",
     "grpc.health.v1.Health",
+    "flagd.evaluation.v1.Service",
+    "flagd.evaluation.v2.Service",
+    "flagd.sync.v1.FlagSyncService",
 };
 
 struct watch {

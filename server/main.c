@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "evaluator.h"
 #include "log.h"
 #include "roost/version.h"
 #include "roostd.h"
@@ -19,20 +20,24 @@ static const char usage[] =
     "usage: roostd [options]\n"
     "\n"
     "Roost's server: keeps flags in an embedded LMDB store and streams every\n"
-    "change to SDKs over gRPC.\n"
+    "change to SDKs over gRPC. It also serves flagd's evaluation (v1, v2) and\n"
+    "sync (v1) protocols, so OpenFeature flagd providers work against it.\n"
     "\n"
     "options:\n"
     "  --data DIR                 data directory, created if missing (default ./roost-data)\n"
     "  --listen HOST:PORT         gRPC address (default 127.0.0.1:7070; port 0 picks a free one)\n"
     "  --admin-token-file FILE    require a bearer token from FILE on Admin calls\n"
     "                             (one token per line, or \"NAME TOKEN\"; NAME shows in logs)\n"
-    "  --sdk-token-file FILE      require a bearer token from FILE on Sync calls\n"
+    "  --sdk-token-file FILE      require a bearer token from FILE on Sync, Report and\n"
+    "                             flagd calls\n"
     "  --ready-file FILE          once serving, write the bound HOST:PORT to FILE\n"
     "  --log-level LEVEL          debug, info, warn or error (default info)\n"
     "  --max-document-bytes N     largest configuration document accepted (default 4194304)\n"
     "  --changelog-keep N         changes kept for clients to resume from (default 10000)\n"
     "  --subscriber-max-lag N     changes a slow subscriber may fall behind before it is\n"
     "                             sent a fresh snapshot instead (default 256)\n"
+    "  --stream-keepalive SECONDS period of keep_alive messages on flagd event streams\n"
+    "                             (default 30)\n"
     "  --store-max-mb N           largest size the store may grow to (default 1024)\n"
     "  --threads N                gRPC worker threads (default 4)\n"
     "  --shutdown-grace SECONDS   on SIGINT/SIGTERM, time calls get to finish (default 10)\n"
@@ -54,6 +59,7 @@ enum {
     OPT_STORE_MB,
     OPT_THREADS,
     OPT_GRACE,
+    OPT_KEEPALIVE,
     OPT_VERSION
 };
 
@@ -95,6 +101,7 @@ static int parse_args(int argc, char **argv, struct roostd_config *c)
         {"store-max-mb", required_argument, NULL, OPT_STORE_MB},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"shutdown-grace", required_argument, NULL, OPT_GRACE},
+        {"stream-keepalive", required_argument, NULL, OPT_KEEPALIVE},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -152,6 +159,12 @@ static int parse_args(int argc, char **argv, struct roostd_config *c)
                 return usage_error("--shutdown-grace: '%s' is not a number of seconds (0 to 3600)",
                                    optarg);
             c->shutdown_grace_ms = (int)v * 1000;
+            break;
+        case OPT_KEEPALIVE:
+            if (!parse_u64(optarg, 1, 3600, &v))
+                return usage_error("--stream-keepalive: '%s' is not a number of seconds (1 to 3600)",
+                                   optarg);
+            c->stream_keepalive_s = (int)v;
             break;
         case OPT_VERSION:
             printf("roostd %s\n", ROOST_VERSION);
@@ -214,7 +227,7 @@ static int fail(const char *event, const roost_error *err)
 static int run(struct roostd *d)
 {
     struct store_options so = {d->cfg.store_max_mb, d->cfg.changelog_keep};
-    struct hub_options ho = {d->cfg.max_subscriber_lag, HUB_DEFAULT_KEEPALIVE_S};
+    struct hub_options ho = {d->cfg.max_subscriber_lag, d->cfg.stream_keepalive_s};
     struct rpc_options ro = {0};
     roost_error err = {0};
     sigset_t sigs;
@@ -244,6 +257,11 @@ static int run(struct roostd *d)
         store_close(d->store);
         return fail("startup_failed", &err);
     }
+    if (evaluator_create(d->store, &d->evaluator, &err) != ROOST_OK) {
+        hub_destroy(d->hub);
+        store_close(d->store);
+        return fail("startup_failed", &err);
+    }
 
     grpc_init();
     ro.threads = d->cfg.threads;
@@ -254,8 +272,11 @@ static int run(struct roostd *d)
         api_admin_register(d, &err) != ROOST_OK || api_sync_register(d, &err) != ROOST_OK ||
         api_report_register(d, &err) != ROOST_OK ||
         api_health_register(d, &err) != ROOST_OK ||
+        api_flagd_eval_register(d, &err) != ROOST_OK ||
+        api_flagd_sync_register(d, &err) != ROOST_OK ||
         rpc_server_start(d->rpc, d->cfg.listen, &port, &err) != ROOST_OK) {
         rpc_server_destroy(d->rpc);
+        evaluator_destroy(d->evaluator);
         hub_destroy(d->hub);
         store_close(d->store);
         grpc_shutdown();
@@ -292,6 +313,7 @@ static int run(struct roostd *d)
     api_health_close_all(d);
     rpc_server_shutdown(d->rpc, d->cfg.shutdown_grace_ms);
     rpc_server_destroy(d->rpc);
+    evaluator_destroy(d->evaluator);
     hub_destroy(d->hub);
     log_begin(&l, LOG_INFO, "shutdown_complete");
     log_u64(&l, "revision", store_revision(d->store));
@@ -319,6 +341,7 @@ int main(int argc, char **argv)
         .max_subscriber_lag = HUB_DEFAULT_MAX_LAG,
         .threads = 4,
         .shutdown_grace_ms = 10000,
+        .stream_keepalive_s = HUB_DEFAULT_KEEPALIVE_S,
     };
     if ((rc = parse_args(argc, argv, &d.cfg)) >= 0)
         return rc;

@@ -28,6 +28,7 @@ struct roostd_config {
     uint64_t max_subscriber_lag;
     int threads;
     int shutdown_grace_ms;
+    int stream_keepalive_s;
 };
 
 struct roostd {
@@ -36,6 +37,7 @@ struct roostd {
     struct auth_tokens sdk_tokens;
     struct store *store;
     struct hub *hub;
+    struct evaluator *evaluator;
     struct rpc_server *rpc;
     time_t started;
     _Atomic uint64_t applies;
@@ -46,6 +48,8 @@ roost_status api_sync_register(struct roostd *d, roost_error *err);
 /* Sync/Report: outcome aggregates from SDKs (api_report.c, metrics_ingest.c). */
 roost_status api_report_register(struct roostd *d, roost_error *err);
 roost_status api_health_register(struct roostd *d, roost_error *err);
+roost_status api_flagd_eval_register(struct roostd *d, roost_error *err);
+roost_status api_flagd_sync_register(struct roostd *d, roost_error *err);
 /* Ends long-lived health watches (shutdown). */
 void api_health_close_all(struct roostd *d);
 
