@@ -323,11 +323,11 @@ bool roost_consts_verify(const roost_flag *f, const char **why)
                 goto truncated;
             break;
         case RK_STR: {
-            if (room < 7)
+            if (room < 8) /* header and the NUL; keeps room - 8 from wrapping */
                 goto truncated;
             uint32_t len = ri_u32(e + 1);
             uint16_t vi = ri_u16(e + 5);
-            if (len > room - 7 - 1 || e[7 + len] != 0)
+            if (len > room - 8 || e[7 + len] != 0)
                 goto truncated;
             if (vi > f->n_variants) {
                 *why = "string constant names a variant that does not exist";
@@ -343,10 +343,10 @@ bool roost_consts_verify(const roost_flag *f, const char **why)
             break;
         }
         case RK_PATH: {
-            if (room < 9)
+            if (room < 10)
                 goto truncated;
             uint32_t len = ri_u32(e + 1);
-            if (len > room - 9 - 1 || e[9 + len] != 0)
+            if (len > room - 10 || e[9 + len] != 0)
                 goto truncated;
             if (ri_u32(e + 5) != roost_path_hash((const char *)e + 9, len)) {
                 *why = "path constant has a wrong hash";
