@@ -25,6 +25,9 @@ static const char *const table_names[TBL_COUNT] = {
     [TBL_FLAG_SETS] = "flag_sets",
     [TBL_METRICS] = "metrics",
     [TBL_REPORTS_SEEN] = "reports_seen",
+    [TBL_ROLLOUTS] = "rollouts",
+    [TBL_DECISIONS] = "decisions",
+    [TBL_PROBES] = "probes",
 };
 
 struct store {
