@@ -181,7 +181,9 @@ roost_status agg_new(size_t memory_limit, uint32_t max_series, struct agg **out)
     a->limit = memory_limit;
     a->max_series = max_series;
     a->nchunks = (max_series + DIR_CHUNK - 1) / DIR_CHUNK;
-    while (nb < max_series && nb < 4096)
+    /* Chains of a few series at most up to ~10,000 series; the array is
+     * fixed so lock-free readers never see it move. */
+    while (nb < max_series / 4 && nb < 2048)
         nb *= 2;
     a->bucket_mask = nb - 1;
     a->open_nbuckets = 64;

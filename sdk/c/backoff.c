@@ -6,7 +6,13 @@ void backoff_init(struct backoff *b, uint32_t initial_ms, uint32_t max_ms, uint6
     b->initial_ms = initial_ms ? initial_ms : 1;
     b->max_ms = max_ms < b->initial_ms ? b->initial_ms : max_ms;
     b->base_ms = 0;
-    b->rng = seed ? seed : 0x9E3779B97F4A7C15ull;
+    /* splitmix64 of the seed: nearby seeds (clients started together)
+     * must not give nearby jitter. */
+    seed += 0x9E3779B97F4A7C15ull;
+    seed = (seed ^ (seed >> 30)) * 0xBF58476D1CE4E5B9ull;
+    seed = (seed ^ (seed >> 27)) * 0x94D049BB133111EBull;
+    seed ^= seed >> 31;
+    b->rng = seed ? seed : 1;
 }
 
 void backoff_reset(struct backoff *b)

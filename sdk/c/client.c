@@ -182,6 +182,8 @@ static void free_client(struct roost_client *c)
     if (!c)
         return;
     hazard_destroy(&c->hz);
+    if (c->agg)
+        reporter_destroy(&c->rep);
     agg_free(c->agg);
     free(c->target);
     free(c->auth_header);
@@ -398,7 +400,6 @@ roost_status roost_client_close(roost_client *c, roost_error *err)
 
         atomic_store(&c->closing, true);
         pthread_join(c->thread, NULL);
-        reporter_destroy(&c->rep);
         transport_free(c);
         agg_get_stats(c->agg, &st);
         pending = st.observations - st.acked - st.lost;

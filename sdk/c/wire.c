@@ -184,8 +184,8 @@ static roost_status decode_change_stream(pb_istream_t *s, struct wire_sync *m)
     return ROOST_OK;
 }
 
-roost_status wire_decode_sync_response(const uint8_t *buf, size_t len, struct wire_sync *m,
-                                       roost_error *err)
+static roost_status decode_sync_response(const uint8_t *buf, size_t len, struct wire_sync *m,
+                                         roost_error *err)
 {
     pb_istream_t s = pb_istream_from_buffer(buf, len);
     roost_error local;
@@ -231,16 +231,29 @@ roost_status wire_decode_sync_response(const uint8_t *buf, size_t len, struct wi
     return ROOST_OK;
 }
 
+roost_status wire_decode_sync_response(const uint8_t *buf, size_t len, struct wire_sync *m,
+                                       roost_error *err)
+{
+    roost_status rc = decode_sync_response(buf, len, m, err);
+
+    if (rc != ROOST_OK)
+        wire_sync_clear(m); /* nothing half-decoded is ever handed on */
+    return rc;
+}
+
 roost_status wire_decode_snapshot(const uint8_t *buf, size_t len, struct wire_sync *m,
                                   roost_error *err)
 {
     pb_istream_t s = pb_istream_from_buffer(buf, len);
     roost_error local;
+    roost_status rc;
 
     wire_sync_clear(m);
     m->err = err ? err : &local;
     roost_error_clear(m->err);
-    return decode_snapshot_stream(&s, m);
+    if ((rc = decode_snapshot_stream(&s, m)) != ROOST_OK)
+        wire_sync_clear(m);
+    return rc;
 }
 
 /* ---- encoding ----------------------------------------------------------- */
