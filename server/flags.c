@@ -5,9 +5,10 @@
  * produce a summary that disagrees with what was committed. */
 #include "flags.h"
 
+#include "change.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "roost/storage/v1/storage.pb-c.h"
 
@@ -33,14 +34,6 @@ void flag_doc_free(struct flag_doc *doc)
     free(doc->warnings);
     free(doc->flag_set);
     memset(doc, 0, sizeof *doc);
-}
-
-static int64_t now_unix_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Index key of the flag_sets table: set '\0' key. */
@@ -297,25 +290,6 @@ void flags_apply_response_free(Roost__V1__ApplyResponse *r)
     r->flag_set = NULL; /* init points it at a shared empty string */
 }
 
-static roost_status commit_event(struct store_txn *t, struct hub *hub,
-                                 Roost__V1__ChangeEvent *ev, roost_error *err)
-{
-    size_t len = roost__v1__change_event__get_packed_size(ev);
-    uint8_t *buf = malloc(len ? len : 1);
-    roost_status rc;
-
-    if (!buf) {
-        store_abort(t);
-        return roost_error_set(err, ROOST_ENOMEM, "out of memory encoding the change");
-    }
-    roost__v1__change_event__pack(ev, buf);
-    rc = store_commit_change(t, buf, len, err);
-    if (rc == ROOST_OK && hub)
-        hub_publish(hub, ev->revision, buf, len);
-    free(buf);
-    return rc;
-}
-
 roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_doc *doc,
                          bool dry_run, const char *actor, Roost__V1__ApplyResponse *out,
                          roost_error *err)
@@ -390,15 +364,13 @@ roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_do
     }
     {
         Roost__V1__ChangeEvent ev = ROOST__V1__CHANGE_EVENT__INIT;
-        ev.revision = t.next_revision;
         ev.n_upserted = nup;
         ev.upserted = upserted_ptrs;
         ev.n_removed = removed.n;
         ev.removed = removed.v;
-        ev.time_unix_ms = now_unix_ms();
         ev.actor = (char *)(actor ? actor : "");
         ev.flag_set = doc->flag_set;
-        rc = commit_event(&t, hub, &ev, err);
+        rc = change_commit(&t, hub, &ev, err);
         if (rc == ROOST_OK)
             out->revision = ev.revision;
     }
@@ -473,13 +445,11 @@ roost_status flags_delete(struct store *st, struct hub *hub, const char *key, co
         roost__storage__v1__flag_record__free_unpacked(rec, NULL);
         return rc;
     }
-    ev.revision = t.next_revision;
     ev.n_removed = 1;
     ev.removed = removed;
-    ev.time_unix_ms = now_unix_ms();
     ev.actor = (char *)(actor ? actor : "");
     ev.flag_set = rec->flag->flag_set;
-    rc = commit_event(&t, hub, &ev, err);
+    rc = change_commit(&t, hub, &ev, err);
     roost__storage__v1__flag_record__free_unpacked(rec, NULL);
     if (rc == ROOST_OK)
         *revision = ev.revision;
