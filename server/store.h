@@ -29,6 +29,10 @@ enum store_table {
     TBL_METRICS,    /* outcome aggregates per (scope, arm, metric, labels, minute):
                      * layout in metrics_ingest.h */
     TBL_REPORTS_SEEN, /* client id + '\0' + sequence -> time stored: Report dedupe */
+    TBL_METRICS_RECENT, /* rollout aggregates per (..., second): 1-second rows, kept
+                         * --metrics-recent-retention; layout in metrics_ingest.h */
+    TBL_METRICS_HOURS,  /* aggregates per (..., hour): minute rows rolled up after
+                         * --metrics-minute-retention; layout in metrics_ingest.h */
     TBL_ROLLOUTS,   /* rollout name -> roost.storage.v1.RolloutRecord */
     TBL_DECISIONS,  /* u8 scope kind | scope key '\0' | u64 seq (BE) -> roost.v1.Decision */
     TBL_PROBES,     /* probe name -> roost.storage.v1.ProbeRecord */
