@@ -48,6 +48,7 @@ struct agg_entry {
     struct agg_entry *next; /* open-table chain */
     uint32_t id;
     int64_t minute;
+    int64_t end_ms; /* latest end of the intervals merged in (0 = unknown) */
     uint64_t count, successes;
     double sum, sum_squares;
     roost_sketch sketch;
@@ -508,13 +509,15 @@ static struct agg_entry *open_get(struct agg *a, uint32_t id, int64_t minute)
 }
 
 /* Adds an aggregate to the open table; false when it had to be dropped. */
-static bool open_add(struct agg *a, uint32_t id, int64_t minute, uint64_t count, uint64_t successes,
-                     double sum, double sum_squares, const roost_sketch *sketch)
+static bool open_add(struct agg *a, uint32_t id, int64_t minute, int64_t end_ms, uint64_t count,
+                     uint64_t successes, double sum, double sum_squares, const roost_sketch *sketch)
 {
     struct agg_entry *e = open_get(a, id, minute);
 
     if (!e)
         return false;
+    if (end_ms > e->end_ms)
+        e->end_ms = end_ms;
     e->count += count;
     e->successes += successes;
     e->sum += sum;
@@ -531,6 +534,11 @@ static void drop_lost(struct agg *a, uint64_t count)
 }
 
 void agg_cut(struct agg *a, int64_t minute)
+{
+    agg_cut_at(a, minute, 0);
+}
+
+void agg_cut_at(struct agg *a, int64_t minute, int64_t end_ms)
 {
     for (int i = 0; i < AGG_SHARDS; i++) {
         struct shard *sh = &a->shards[i];
@@ -553,8 +561,8 @@ void agg_cut(struct agg *a, int64_t minute)
                     }
                     continue;
                 }
-                if (!open_add(a, ch * DIR_CHUNK + j, minute, c->count, c->successes, c->sum,
-                              c->sum_squares, &c->sketch))
+                if (!open_add(a, ch * DIR_CHUNK + j, minute, end_ms, c->count, c->successes,
+                              c->sum, c->sum_squares, &c->sketch))
                     drop_lost(a, c->count);
                 c->count = c->successes = 0;
                 c->sum = c->sum_squares = 0;
@@ -587,6 +595,7 @@ void agg_batch_view(const struct agg *a, const struct agg_batch *b, size_t i,
     out->arm = s->arm;
     out->metric = s->metric;
     out->minute = e->minute;
+    out->end_unix_ms = e->end_ms;
     out->count = e->count;
     out->successes = e->successes;
     out->sum = e->sum;
@@ -689,6 +698,8 @@ void agg_batch_return(struct agg *a, struct agg_batch *b)
             a->open_outcomes += e->count;
             continue;
         }
+        if (e->end_ms > into->end_ms)
+            into->end_ms = e->end_ms;
         into->count += e->count;
         into->successes += e->successes;
         into->sum += e->sum;

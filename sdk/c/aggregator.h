@@ -103,7 +103,12 @@ roost_status agg_series(struct agg *a, roost_scope_kind kind, const char *scope,
 roost_status agg_record(struct agg *a, uint32_t series_id, double value, bool success);
 
 /* Background thread only. Moves every shard's current interval into the
- * open table under `minute`. */
+ * open table under `minute`; end_ms is when the interval ended (Unix ms,
+ * 0 = unknown). An open entry that merges several intervals keeps the
+ * latest end: it is sent as OutcomeAggregate.end_unix_ms, which roostd
+ * uses to file rollout outcomes under a second (docs/metrics.md). */
+void agg_cut_at(struct agg *a, int64_t minute, int64_t end_ms);
+/* agg_cut_at with an unknown end. */
 void agg_cut(struct agg *a, int64_t minute);
 
 /* True when the open table holds outcomes or dropped counts not yet sent. */

@@ -498,7 +498,7 @@ static void cut(struct roost_client *c, struct transport *t)
 {
     int64_t now = sdk_wall_ms();
 
-    agg_cut(c->agg, t->interval_start / 60000);
+    agg_cut_at(c->agg, t->interval_start / 60000, now);
     t->interval_start = now;
     t->next_cut = aligned_next(now, c->opt.flush_interval_ms);
 }

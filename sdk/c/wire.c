@@ -379,6 +379,7 @@ static bool enc_aggregates(pb_ostream_t *o, const pb_field_t *field, void *const
             !copy_str(m.arm, sizeof m.arm, a->arm) || !copy_str(m.metric, sizeof m.metric, a->metric))
             return false;
         m.minute = a->minute;
+        m.end_unix_ms = a->end_unix_ms;
         m.count = a->count;
         m.successes = a->successes;
         m.sum = a->sum;
@@ -394,9 +395,9 @@ static bool enc_aggregates(pb_ostream_t *o, const pb_field_t *field, void *const
 
 size_t wire_aggregate_size(const struct wire_aggregate *a)
 {
-    /* Tags, lengths and varints: at most 11 bytes per field, 10 fields; the
+    /* Tags, lengths and varints: at most 11 bytes per field, 11 fields; the
      * strings; the sketch. */
-    return 110 + strlen(a->scope) + strlen(a->arm) + strlen(a->metric) +
+    return 121 + strlen(a->scope) + strlen(a->arm) + strlen(a->metric) +
            (a->sketch ? roost_sketch_encoded_size(a->sketch) : 0);
 }
 

@@ -68,6 +68,7 @@ struct wire_aggregate {
     uint8_t kind;
     const char *scope, *arm, *metric;
     int64_t minute;
+    int64_t end_unix_ms; /* end of the aggregation interval; 0 = unknown */
     uint64_t count, successes;
     double sum, sum_squares;
     const roost_sketch *sketch; /* NULL or empty = none */
