@@ -111,15 +111,16 @@ roost_status roost_sketch_init(roost_sketch *s, roost_sketch_bucket *buckets, si
 void roost_sketch_clear(roost_sketch *s);
 
 /* Adds one value. Errors: ROOST_EINVAL (NaN or infinity: nothing added),
- * ROOST_ELIMIT (count would overflow 2^64 - 1: nothing added). */
+ * ROOST_ELIMIT (count would overflow 2^64 - 1, or the sum would overflow a
+ * double: nothing added). */
 roost_status roost_sketch_add(roost_sketch *s, double value);
 
 /* Adds `n` copies of a value (n = 0 is a no-op). Same errors as add. */
 roost_status roost_sketch_add_n(roost_sketch *s, double value, uint64_t n);
 
 /* dst += src. src is unchanged; dst and src may not be the same sketch.
- * Errors: ROOST_EINVAL (NULL, dst == src), ROOST_ELIMIT (a count would
- * overflow): on error dst is unchanged. */
+ * Errors: ROOST_EINVAL (NULL, dst == src), ROOST_ELIMIT (the count or the
+ * sum would overflow): on error dst is unchanged. */
 roost_status roost_sketch_merge(roost_sketch *dst, const roost_sketch *src);
 
 /* Estimated q-quantile (0 <= q <= 1) into *out: within 1 % of the exact

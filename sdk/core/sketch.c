@@ -185,6 +185,10 @@ roost_status roost_sketch_add_n(roost_sketch *s, double value, uint64_t n)
         return ROOST_OK;
     if (s->count > UINT64_MAX - n)
         return ROOST_ELIMIT;
+    /* A sum that overflows to infinity could not be encoded (decoders
+     * reject non-finite numbers), so refuse the value instead. */
+    if (!isfinite(s->sum + value * (double)n))
+        return ROOST_ELIMIT;
 
     one.key = roost_sketch_key(value);
     one.count = n;
@@ -226,7 +230,7 @@ roost_status roost_sketch_merge(roost_sketch *dst, const roost_sketch *src)
         return ROOST_EINVAL;
     if (src->count == 0)
         return ROOST_OK;
-    if (dst->count > UINT64_MAX - src->count)
+    if (dst->count > UINT64_MAX - src->count || !isfinite(dst->sum + src->sum))
         return ROOST_ELIMIT;
 
     merge_buckets(dst, src->buckets, src->len);

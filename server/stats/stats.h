@@ -21,9 +21,9 @@
  *     the two-proportion z follow scipy/statsmodels: a - b).
  *
  * Accuracy: checked against scipy 1.10 / statsmodels 0.13 reference values
- * (tests/conformance:stats_vectors) and against 50-digit mpmath values for
+ * (tests/conformance:stats_vectors) and against 60-digit mpmath values for
  * the distribution functions, including far tails and huge degrees of
- * freedom. docs/statistics.md gives formulas and references.
+ * freedom (tests/conformance:stats_vectors_extreme). docs/statistics.md gives formulas and references.
  */
 #ifndef ROOST_SERVER_STATS_H
 #define ROOST_SERVER_STATS_H

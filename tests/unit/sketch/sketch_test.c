@@ -14,6 +14,7 @@
 #define ALPHA_SLACK (ROOST_SKETCH_ALPHA * (1 + 1e-9))
 
 static roost_sketch_bucket g_b1[BIG_CAP], g_b2[BIG_CAP], g_b3[BIG_CAP];
+static uint8_t g_buf[ROOST_SKETCH_ENCODED_MAX(BIG_CAP)];
 
 static int cmp_double(const void *x, const void *y)
 {
@@ -299,6 +300,20 @@ static void counts_saturating_64_bits_are_refused(void **state)
     assert_true(s.count == UINT64_MAX);
 }
 
+static void a_sum_overflowing_a_double_is_refused_so_the_sketch_stays_encodable(void **state)
+{
+    roost_sketch s;
+    size_t len;
+    (void)state;
+    assert_int_equal(roost_sketch_init(&s, g_b1, 8), ROOST_OK);
+    assert_int_equal(roost_sketch_add(&s, 1e308), ROOST_OK);
+    assert_int_equal(roost_sketch_add(&s, 1e308), ROOST_ELIMIT);
+    assert_int_equal(roost_sketch_add_n(&s, 1e300, 1000000000), ROOST_ELIMIT);
+    assert_true(s.count == 1 && s.sum == 1e308);
+    assert_int_equal(roost_sketch_encode(&s, g_buf, sizeof g_buf, &len), ROOST_OK);
+    assert_int_equal(roost_sketch_decode(&s, g_buf, len), ROOST_OK);
+}
+
 static void fill_lognormal(roost_sketch *s, roost_sketch_bucket *mem, size_t cap, size_t n,
                            uint64_t seed)
 {
@@ -309,8 +324,6 @@ static void fill_lognormal(roost_sketch *s, roost_sketch_bucket *mem, size_t cap
     for (i = 0; i < n; i++)
         assert_int_equal(roost_sketch_add(s, gen_lognormal(&r)), ROOST_OK);
 }
-
-static uint8_t g_buf[ROOST_SKETCH_ENCODED_MAX(BIG_CAP)];
 
 static void encode_decode_round_trip_is_exact(void **state)
 {
@@ -529,6 +542,7 @@ int main(void)
         cmocka_unit_test(add_rejects_nan_and_infinity_and_leaves_the_sketch_unchanged),
         cmocka_unit_test(empty_sketch_has_no_quantile),
         cmocka_unit_test(counts_saturating_64_bits_are_refused),
+        cmocka_unit_test(a_sum_overflowing_a_double_is_refused_so_the_sketch_stays_encodable),
         cmocka_unit_test(encode_decode_round_trip_is_exact),
         cmocka_unit_test(decode_into_a_smaller_sketch_collapses_like_a_merge),
         cmocka_unit_test(decode_rejects_every_truncation_and_leaves_the_sketch_unchanged),
