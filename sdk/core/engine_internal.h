@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "roost/engine.h"
+#include "semver.h"
 
 /* ------------------------------------------------------- image layout */
 
@@ -116,8 +117,11 @@ enum {
     OP_SUBSTR,     /* u8 n */
     OP_STRCMP,     /* u8 which (0 starts_with, 1 ends_with), u8 n */
     OP_SEMVER,     /* u8 n */
-    OP_FRAC,       /* u8 n, then n shape bytes: RI_FRAC_VALUE or an entry's element count */
+    OP_FRAC,       /* u8 n, then n shape bytes: RI_FRAC_VALUE, RI_FRAC_SPREAD or an entry's
+                    * element count (at most 3: longer entries are invalid anyway) */
     OP_THROW,      /* u8 reason: fail with GENERAL (verified as if it pushed a value) */
+    OP_SELECT,     /* pop else, then, cond; push truthy(cond) ? then : else (eager if) */
+    OP_CMP3,       /* u8 cmp: pop c, b, a; push a OP b && b OP c, interpreted semantics */
     OP__COUNT
 };
 
@@ -155,7 +159,8 @@ enum { ARITH_ADD = 0, ARITH_MUL, ARITH_SUB, ARITH_DIV, ARITH_MOD, ARITH__COUNT }
  * concatenated, anything else is String(x). */
 #define MODE_UNARY 2u
 
-#define RI_FRAC_VALUE 0xFFu /* FRAC shape: an operand that is one value */
+#define RI_FRAC_VALUE 0xFFu  /* FRAC shape: an operand that is one value */
+#define RI_FRAC_SPREAD 0xFEu /* FRAC shape: an array constant of bucket entries */
 
 /* OP_THROW reasons (see roost_vm_throw_message). */
 enum { THROW_INVALID_ARGS = 0, THROW_TYPE, THROW__COUNT };
@@ -249,6 +254,17 @@ typedef struct roost_vm {
     const char *err; /* static message when run fails */
     rv prev;         /* json-logic-engine's prev (see CMP_MODE_COMPILED) */
     uint32_t scratch_used;
+    /* sem_ver parses of this run, by text address: an if-chain compares one
+     * context string with one interned constant again and again. Strings
+     * do not change during a run (scratch is never reused), so the address
+     * and length identify the text. */
+    struct {
+        const char *s;
+        uint32_t len;
+        bool ok;
+        roost_semver v;
+    } semver_cache[2];
+    uint8_t semver_next;
     rv stack[ROOST_EVAL_STACK];
     char scratch[ROOST_EVAL_SCRATCH];
 } roost_vm;

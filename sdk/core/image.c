@@ -34,7 +34,7 @@ static const int8_t operand_len[OP__COUNT] = {
     [OP_COALESCE] = 2, [OP_NOT] = 0,  [OP_NOTNOT] = 0, [OP_CMP] = 2,       [OP_CMPC] = 4,
     [OP_CMPE] = 0,   [OP_ARITH] = 3,  [OP_MINMAX] = 2, [OP_IN] = 0,        [OP_INL] = 1,
     [OP_CAT] = 2,    [OP_SUBSTR] = 1, [OP_STRCMP] = 2, [OP_SEMVER] = 1,    [OP_FRAC] = -1,
-    [OP_THROW] = 1,
+    [OP_THROW] = 1,  [OP_SELECT] = 0, [OP_CMP3] = 1,
 };
 
 static const char *const op_names[OP__COUNT] = {
@@ -48,7 +48,7 @@ static const char *const op_names[OP__COUNT] = {
     [OP_ARITH] = "ARITH",     [OP_MINMAX] = "MINMAX",   [OP_IN] = "IN",
     [OP_INL] = "INL",         [OP_CAT] = "CAT",         [OP_SUBSTR] = "SUBSTR",
     [OP_STRCMP] = "STRCMP",   [OP_SEMVER] = "SEMVER",   [OP_FRAC] = "FRAC",
-    [OP_THROW] = "THROW",
+    [OP_THROW] = "THROW",     [OP_SELECT] = "SELECT",   [OP_CMP3] = "CMP3",
 };
 
 int roost_op_operand_len(uint8_t op)
@@ -259,11 +259,21 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
         case OP_FRAC: {
             uint32_t slots = 0;
             for (uint32_t i = 0; i < o[0]; i++)
-                slots += o[1 + i] == RI_FRAC_VALUE ? 1u : o[1 + i];
+                slots += o[1 + i] == RI_FRAC_VALUE || o[1 + i] == RI_FRAC_SPREAD ? 1u : o[1 + i];
             NEED(slots);
             depth = depth - slots + 1;
             break;
         }
+        case OP_SELECT:
+            NEED(3);
+            depth -= 2;
+            break;
+        case OP_CMP3:
+            NEED(3);
+            if (o[0] >= CMP__COUNT)
+                BAD("unknown comparison");
+            depth -= 2;
+            break;
         case OP_THROW:
             /* Counted as producing a value: it stands for an operand whose
              * evaluation fails, so the code after it stays well-formed. */

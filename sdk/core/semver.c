@@ -93,13 +93,25 @@ static bool scan_idents(const unsigned char *s, size_t len, size_t *i, bool pre)
     }
 }
 
+/* A byte that is neither ASCII white space nor the start of a multi-byte
+ * character: text that starts and ends with one needs no trimming. */
+static bool plain_edge(unsigned char c)
+{
+    return c > ' ' && c < 0x80;
+}
+
 /* node-semver: new SemVer(text) in strict mode. */
 static bool parse_strict(const unsigned char *s, size_t len, roost_semver *out)
 {
     size_t n, i = 0;
 
-    if (utf16_len(s, len) > SEMVER_MAX_LENGTH)
+    /* Up to 256 bytes is at most 256 UTF-16 units: only longer text needs
+     * counting. Versions are short and untrimmed, so both scans are
+     * skipped on the common path. */
+    if (len > SEMVER_MAX_LENGTH && utf16_len(s, len) > SEMVER_MAX_LENGTH)
         return false;
+    if (len > 0 && plain_edge(s[0]) && plain_edge(s[len - 1]))
+        goto trimmed;
     while ((n = roost_js_space_len(s, len)) != 0) {
         s += n;
         len -= n;
@@ -114,6 +126,7 @@ static bool parse_strict(const unsigned char *s, size_t len, roost_semver *out)
         else
             break;
     }
+trimmed:
     if (i < len && s[i] == 'v')
         i++;
     if (!scan_number(s, len, &i, &out->major) || i >= len || s[i++] != '.' ||

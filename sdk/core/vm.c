@@ -608,6 +608,25 @@ static void op_strcmp(int which, int n, const rv *args, rv *out)
     set_bool(out, r);
 }
 
+/* roost_semver_parse through the run's two-entry cache. */
+static bool parse_cached(roost_vm *vm, const char *s, uint32_t len, roost_semver *out)
+{
+    for (int i = 0; i < 2; i++) {
+        if (vm->semver_cache[i].s == s && vm->semver_cache[i].len == len && s) {
+            *out = vm->semver_cache[i].v;
+            return vm->semver_cache[i].ok;
+        }
+    }
+    bool ok = roost_semver_parse(s, len, out);
+    int slot = vm->semver_next;
+    vm->semver_next ^= 1;
+    vm->semver_cache[slot].s = s;
+    vm->semver_cache[slot].len = len;
+    vm->semver_cache[slot].ok = ok;
+    vm->semver_cache[slot].v = *out;
+    return ok;
+}
+
 /* sem_ver [version, operator, version]: null unless both parse and the
  * operator is one of = != < <= >= > ^ ~. */
 static bool op_semver(roost_vm *vm, int n, const rv *args, rv *out)
@@ -621,7 +640,7 @@ static bool op_semver(roost_vm *vm, int n, const rv *args, rv *out)
         !roost_vm_to_string(vm, &args[1], &os, &ol) || !roost_vm_to_string(vm, &args[2], &bs, &bl))
         FAIL(MSG_SCRATCH);
     roost_semver a, b;
-    if (!roost_semver_parse(as, al, &a) || !roost_semver_parse(bs, bl, &b))
+    if (!parse_cached(vm, as, al, &a) || !parse_cached(vm, bs, bl, &b))
         return true;
     int c = roost_semver_compare(&a, &b);
     bool r;
@@ -649,46 +668,82 @@ static bool op_semver(roost_vm *vm, int n, const rv *args, rv *out)
 
 /* ----------------------------------------------------------- fractional */
 
-/* One bucket entry: its variant (string, number, boolean or null) and its
- * weight. Returns false when the entry makes the whole operator null. */
-static bool frac_entry(roost_vm *vm, const rv *elems, uint32_t count, rv *variant, double *weight)
+/* Walks the bucket entries of a fractional call: an operand of shape k is
+ * an entry of k stack values, a VALUE operand must be an array constant
+ * (one entry), and a SPREAD operand is an array constant whose elements are
+ * entries (the compiler packs literal bucket lists that way). */
+typedef struct frac_it {
+    const uint8_t *shapes;
+    int n, i;
+    const rv *slot;
+    const uint8_t *spread; /* SPREAD constant being walked, or NULL */
+    uint16_t spread_i, spread_n;
+} frac_it;
+
+/* The next entry's first two elements (copied only when they come from a
+ * constant) and its length. Returns false at the end. *ok is false for an
+ * operand that is not an entry at all ("Invalid bucket entries"). */
+static bool frac_next(roost_vm *vm, frac_it *it, rv tmp[2], const rv **elems, uint32_t *count,
+                      bool *ok)
 {
-    if (count == 0 || count > 2)
-        return false;
-    const rv *v = &elems[0];
-    if (v->t == RV_ARR || v->t == RV_OBJ)
-        return false;
-    *variant = *v;
-    *weight = 1;
-    if (count == 2) {
-        const rv *w = &elems[1];
-        if (w->t != RV_NUM || w->u.n != w->u.n || w->u.n == INFINITY || w->u.n == -INFINITY)
+    const uint8_t *arr;
+    *ok = true;
+    for (;;) {
+        if (it->spread && it->spread_i < it->spread_n) {
+            rv e;
+            roost_const_value(vm->flag, ri_u16(it->spread + 4 + 2 * it->spread_i++), &e);
+            if (e.t != RV_ARR) {
+                *ok = false;
+                return true;
+            }
+            arr = roost_const_at(vm->flag, e.len);
+            break;
+        }
+        it->spread = NULL;
+        if (it->i >= it->n)
             return false;
-        if (w->u.n > -9.2e18 && w->u.n < 9.2e18 && w->u.n != (double)(int64_t)w->u.n)
-            return false; /* Number.isInteger (larger doubles are all integers) */
-        *weight = w->u.n < 0 ? 0 : w->u.n; /* negative weights clamp to 0 */
+        uint8_t shape = it->shapes[it->i++];
+        const rv *v = it->slot;
+        if (shape != RI_FRAC_VALUE && shape != RI_FRAC_SPREAD) {
+            *elems = v;
+            *count = shape;
+            it->slot += shape;
+            return true;
+        }
+        it->slot++;
+        if (v->t != RV_ARR) {
+            *ok = false;
+            return true;
+        }
+        arr = roost_const_at(vm->flag, v->len);
+        if (shape == RI_FRAC_VALUE)
+            break;
+        it->spread = arr; /* walk its elements on the next turns */
+        it->spread_i = 0;
+        it->spread_n = ri_u16(arr + 2);
     }
-    (void)vm;
+    *count = ri_u16(arr + 2);
+    for (uint32_t k = 0; k < *count && k < 2; k++)
+        roost_const_value(vm->flag, ri_u16(arr + 4 + 2 * k), &tmp[k]);
+    *elems = tmp;
     return true;
 }
 
-/* The entry behind operand i: `shape` slots on the stack, or a constant
- * array value. Elements are copied to tmp[0..1]. */
-static bool frac_operand(roost_vm *vm, uint8_t shape, const rv *slot, rv *tmp, uint32_t *count)
+/* An entry's weight (default 1, negatives count as 0), or -1 when the entry
+ * makes the whole operator null: not 1-2 elements, a variant that is an
+ * array or object, or a weight that is not an integer number. */
+static double frac_weight(const rv *e, uint32_t count)
 {
-    if (shape != RI_FRAC_VALUE) {
-        *count = shape;
-        for (uint32_t i = 0; i < shape && i < 2; i++)
-            tmp[i] = slot[i];
-        return true;
-    }
-    if (slot->t != RV_ARR)
-        return false; /* "Invalid bucket entries" */
-    const uint8_t *e = roost_const_at(vm->flag, slot->len);
-    *count = ri_u16(e + 2);
-    for (uint32_t i = 0; i < *count && i < 2; i++)
-        roost_const_value(vm->flag, ri_u16(e + 4 + 2 * i), &tmp[i]);
-    return true;
+    if (count == 0 || count > 2 || e[0].t == RV_ARR || e[0].t == RV_OBJ)
+        return -1;
+    if (count == 1)
+        return 1;
+    double w = e[1].u.n;
+    if (e[1].t != RV_NUM || w != w || w == INFINITY || w == -INFINITY)
+        return -1;
+    if (w > -9.2e18 && w < 9.2e18 && w != (double)(int64_t)w)
+        return -1; /* Number.isInteger (larger doubles are all integers) */
+    return w < 0 ? 0 : w;
 }
 
 /* flagd's fractional: [bucketing key?, [variant, weight?]...]. */
@@ -700,12 +755,11 @@ static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *ou
 
     roost_murmur3 m;
     roost_murmur3_init(&m, 0);
-    int first = 0;
-    rv *slot = base;
+    frac_it it = {shapes, n, 0, base, NULL, 0, 0};
     if (shapes[0] == RI_FRAC_VALUE && base[0].t == RV_STR) {
         roost_murmur3_update(&m, base[0].u.s, base[0].len);
-        first = 1;
-        slot++;
+        it.i = 1;
+        it.slot = base + 1;
     } else {
         static const char tk_path[] = "targetingKey";
         rv tk;
@@ -722,16 +776,17 @@ static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *ou
     }
 
     /* Pass 1: validate every entry and total the weights. */
+    frac_it first = it;
     double total = 0;
-    rv *s = slot;
-    for (int i = first; i < n; i++) {
-        rv tmp[2], variant;
-        uint32_t count;
-        double w;
-        if (!frac_operand(vm, shapes[i], s, tmp, &count) || !frac_entry(vm, tmp, count, &variant, &w))
+    rv tmp[2];
+    const rv *e;
+    uint32_t count;
+    bool ok;
+    while (frac_next(vm, &it, tmp, &e, &count, &ok)) {
+        double w = ok ? frac_weight(e, count) : -1;
+        if (w < 0)
             return true;
         total += w;
-        s += shapes[i] == RI_FRAC_VALUE ? 1 : shapes[i];
     }
     if (total > 2147483647.0)
         return true;
@@ -739,19 +794,13 @@ static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *ou
 
     /* Pass 2: the first entry whose cumulative weight exceeds the bucket. */
     double sum = 0;
-    s = slot;
-    for (int i = first; i < n; i++) {
-        rv tmp[2], variant;
-        uint32_t count;
-        double w;
-        frac_operand(vm, shapes[i], s, tmp, &count);
-        frac_entry(vm, tmp, count, &variant, &w);
-        sum += w;
+    it = first;
+    while (frac_next(vm, &it, tmp, &e, &count, &ok)) {
+        sum += frac_weight(e, count);
         if (sum > (double)bucket) {
-            *out = variant;
+            *out = e[0];
             return true;
         }
-        s += shapes[i] == RI_FRAC_VALUE ? 1 : shapes[i];
     }
     return true;
 }
@@ -765,6 +814,8 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
     bool ok = true;
 
     set_null(&vm->prev); /* compiled rules assign prev before reading it */
+    vm->semver_cache[0].s = vm->semver_cache[1].s = NULL;
+    vm->semver_next = 0;
     (void)len; /* bounds were verified when the image was loaded */
     for (;;) {
         uint8_t op = code[pc++];
@@ -981,13 +1032,28 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
             const uint8_t *shapes = code + pc + 1;
             uint32_t slots = 0;
             for (int i = 0; i < n; i++)
-                slots += shapes[i] == RI_FRAC_VALUE ? 1 : shapes[i];
+                slots += shapes[i] == RI_FRAC_VALUE || shapes[i] == RI_FRAC_SPREAD ? 1 : shapes[i];
             pc += 1 + (uint32_t)n;
             sp -= slots;
             rv r;
             if (!op_frac(vm, n, shapes, sp, &r))
                 return false;
             *sp++ = r;
+            break;
+        }
+        case OP_SELECT: /* the optimizer's if idiom when folding: all three evaluated */
+            sp -= 2;
+            sp[-1] = roost_logic_truthy(vm->flag, &sp[-1]) ? sp[0] : sp[1];
+            break;
+        case OP_CMP3: { /* the optimizer's 3-operand comparison idiom when folding */
+            int cmp = code[pc++];
+            bool r;
+            sp -= 2;
+            if (!compare_interp(vm, cmp, &sp[-1], &sp[0], &r))
+                return false;
+            if (r && !compare_interp(vm, cmp, &sp[0], &sp[1], &r))
+                return false;
+            set_bool(&sp[-1], r);
             break;
         }
         case OP_THROW:

@@ -651,6 +651,33 @@ static int const_array(rc *c, const cJSON *arr, uint16_t *idx, int level)
     return r;
 }
 
+/* An array constant of the given constants (which are arrays or scalars). */
+static int intern_array(rc *c, const uint16_t *elems, int count, uint16_t *idx)
+{
+    uint8_t *e = malloc(4 + 2 * (size_t)count);
+    unsigned depth = 1;
+    if (!e)
+        return nomem(c);
+    for (int i = 0; i < count; i++) {
+        const uint8_t *ce = c->out->cblob.data + ri_u32(c->out->ctab.data + 4 * elems[i]);
+        if (ce[0] == RK_ARR && ce[1] + 1u > depth)
+            depth = ce[1] + 1u;
+        ri_put16(e + 4 + 2 * i, elems[i]);
+    }
+    int r;
+    if (depth > RI_MAX_ARRAY_DEPTH) {
+        r = ERR(ROOST_ELIMIT, "%s: arrays nested more than %d deep are not supported", c->path,
+                RI_MAX_ARRAY_DEPTH);
+    } else {
+        e[0] = RK_ARR;
+        e[1] = (uint8_t)depth;
+        ri_put16(e + 2, (uint16_t)count);
+        r = intern(c, e, 4 + 2 * (size_t)count, idx);
+    }
+    free(e);
+    return r;
+}
+
 static int dyn_array_error(rc *c)
 {
     return ERR(ROOST_EINVAL,
@@ -794,6 +821,12 @@ static int op_if(rc *c, const args *a, bool interp)
     bool lazy = n < 3 || (interp && n != 3);
     if (n == 1)
         return compile_args(c, a, 0, 1, run_interp, lazy);
+    if (n == 3 && c->folding) {
+        /* When folding, the optimizer's idiom evaluates all three operands
+         * (an error in the branch not taken still fails the build). */
+        int r = compile_args(c, a, 0, 3, true, false);
+        return r != R_OK ? r : emit_op(c, OP_SELECT);
+    }
     size_t ends[ROOST_MAX_ARGS];
     int nends = 0, r, i;
     for (i = 0; i + 1 < n; i += 2) {
@@ -822,6 +855,13 @@ static int op_cmp(rc *c, uint8_t cmp, const args *a, bool interp)
         return emit_op1(c, OP_THROW, THROW_INVALID_ARGS);
     bool lazy = interp && a->n >= 4;
     int r;
+    if (a->n == 3 && c->folding) {
+        /* The optimizer's idiom evaluates all three operands, then
+         * cmp(a, b) && cmp(b, c). */
+        if ((r = compile_args(c, a, 0, 3, true, false)) != R_OK)
+            return r;
+        return emit_op1(c, OP_CMP3, cmp);
+    }
     /* Compiled: ((prev = a) OP compareCheck(b, prev)). */
     if ((r = compile_args(c, a, 0, 1, interp, lazy)) != R_OK ||
         (!interp && (r = emit_op(c, OP_PREV)) != R_OK) ||
@@ -1039,12 +1079,53 @@ static int op_list(rc *c, const opdef *op, const args *a, bool interp)
     }
 }
 
+/* When every bucket from `start` on is a literal array of constants, packs
+ * them into one array constant (a SPREAD operand): one instruction instead
+ * of two per bucket. Returns R_DYN when they are not all constant. */
+static int pack_buckets(rc *c, const args *a, int start, uint16_t *packed)
+{
+    uint16_t idx[ROOST_MAX_ARGS];
+    if (a->n - start < 2)
+        return R_DYN;
+    for (int i = start; i < a->n; i++)
+        if (!cJSON_IsArray(a->item[i]))
+            return R_DYN;
+    for (int i = start; i < a->n; i++) {
+        size_t saved = c->plen;
+        path_index(c, i);
+        int r = const_array(c, a->item[i], &idx[i - start], 2);
+        path_restore(c, saved);
+        if (r != R_OK)
+            return r;
+    }
+    return intern_array(c, idx, a->n - start, packed);
+}
+
 static int op_frac(rc *c, const args *a, bool interp)
 {
     int r;
     uint8_t shapes[ROOST_MAX_ARGS];
     if ((r = check_single(c, "fractional", a)) != R_OK)
         return r;
+    /* The first operand is the bucketing key when it evaluates to a
+     * string, so only a literal array can be packed with the buckets. */
+    int start = a->list && a->n > 0 && cJSON_IsArray(a->item[0]) ? 0 : 1;
+    uint16_t packed;
+    if (a->list && (r = pack_buckets(c, a, start, &packed)) != R_DYN) {
+        if (r != R_OK)
+            return r;
+        if (start == 1 && (r = compile_child(c, a->item[0], 0, interp, false)) != R_OK)
+            return r;
+        uint8_t ins[5] = {OP_CONST, (uint8_t)packed, (uint8_t)(packed >> 8), OP_FRAC,
+                          (uint8_t)(start + 1)};
+        uint8_t tail[2] = {RI_FRAC_VALUE, RI_FRAC_SPREAD};
+        if ((r = emit(c, ins, 5)) != R_OK)
+            return r;
+        /* The key's VALUE shape comes first; the CONST above is pushed after
+         * the key, matching the operand order. */
+        return emit(c, start == 1 ? tail : tail + 1, (size_t)(start == 1 ? 2 : 1));
+    }
+    r = R_OK;
     for (int i = 0; i < a->n; i++) {
         const cJSON *arg = a->item[i];
         size_t saved = c->plen;

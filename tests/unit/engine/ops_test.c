@@ -320,6 +320,25 @@ static void unknown_operators_are_parse_errors_and_unsupported_ones_compile_erro
            "COMPILE: flags.t.targeting.cat[0]: an array whose elements are computed*");
 }
 
+static void constant_sub_rules_fold_like_flagd_core(void **state)
+{
+    (void)state;
+    /* Folding evaluates both branches of a 3-operand if and every operand
+     * of a 3-operand comparison: an error anywhere there is PARSE_ERROR... */
+    EXPECT("{\"if\":[true,1,{\"%\":[]}]}", NONE, "PARSE: *");
+    EXPECT("{\"<\":[2,1,{\"%\":[]}]}", NONE, "PARSE: *");
+    /* ...but operands of and/or, and of an if with 2 operands, only when
+     * they run. */
+    EXPECT("{\"and\":[false,{\"if\":[true,1,{\"%\":[]}]}]}", NONE, "false");
+    EXPECT("{\"and\":[true,{\"if\":[true,1,{\"%\":[]}]}]}", NONE, "PARSE: *");
+    EXPECT("{\"if\":[{\"var\":\"name\"},{\"%\":[]}]}", USER, "null");
+    EXPECT("{\"if\":[{\"var\":\"on\"},{\"%\":[]}]}", USER, "GENERAL: *");
+    /* A folded unary minus checks for NaN; a falsy operand is 0. */
+    EXPECT("{\"-\":[\"a\"]}", NONE, "PARSE: *");
+    EXPECT("{\"-\":[null]}", NONE, "n:0");
+    EXPECT("{\"cat\":[{\"-\":[1,1]},\"x\"]}", NONE, "s:0x");
+}
+
 static void nesting_beyond_the_depth_limit_is_a_compile_error(void **state)
 {
     (void)state;
@@ -389,6 +408,7 @@ int main(void)
         cmocka_unit_test(fractional_buckets_with_murmur3),
         cmocka_unit_test(invalid_utf8_in_context_is_data_not_a_crash),
         cmocka_unit_test(unknown_operators_are_parse_errors_and_unsupported_ones_compile_errors),
+        cmocka_unit_test(constant_sub_rules_fold_like_flagd_core),
         cmocka_unit_test(nesting_beyond_the_depth_limit_is_a_compile_error),
         cmocka_unit_test(operand_and_program_limits_are_compile_errors),
     };
