@@ -67,6 +67,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json_fields.h"
+
 extern char **environ;
 
 /* ---- durations ---------------------------------------------------------- */
@@ -142,79 +144,6 @@ const char *hook_event_name(enum hook_event e)
 
 /* ---- parsing helpers ------------------------------------------------------ */
 
-/* Edit distance of short names, for "did you mean". */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), prev[33], cur[33];
-
-    if (la > 32 || lb > 32)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof *prev);
-    }
-    return prev[lb];
-}
-
-/* "a, b, c" and, when one of the names is close to got, "; did you mean 'b'?" */
-static void choices(const char *const *names, size_t n, const char *got, char *out, size_t cap)
-{
-    size_t used = 0, best = SIZE_MAX, best_i = 0;
-
-    out[0] = '\0';
-    for (size_t i = 0; i < n && used < cap; i++) {
-        int w = snprintf(out + used, cap - used, "%s%s", i ? ", " : "", names[i]);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-        if (got) {
-            /* Close: two edits, or a third of the longer name ("retry" for
-             * "retries"), never a short unrelated word. */
-            size_t lg = strlen(got), ln = strlen(names[i]), d = distance(got, names[i]);
-            size_t longer = lg > ln ? lg : ln;
-            bool close = d != SIZE_MAX && ((d <= 2 && 2 * d < longer) || 3 * d <= longer + 2);
-            if (close && d < best) {
-                best = d;
-                best_i = i;
-            }
-        }
-    }
-    if (got && best != SIZE_MAX && used < cap)
-        snprintf(out + used, cap - used, "; did you mean '%s'?", names[best_i]);
-}
-
-/* Rejects fields not in allowed and fields given twice (cJSON keeps both,
- * and only the first would be read). */
-static roost_status check_fields(const cJSON *obj, const char *path, const char *const *allowed,
-                                 size_t n, roost_error *err)
-{
-    for (const cJSON *c = obj->child; c; c = c->next) {
-        bool known = false;
-        char list[256];
-
-        for (size_t i = 0; i < n && !known; i++)
-            known = strcmp(c->string, allowed[i]) == 0;
-        if (!known) {
-            choices(allowed, n, c->string, list, sizeof list);
-            return roost_error_set(err, ROOST_EINVAL, "%s: unknown field '%s' (expected one of %s)",
-                                   path, c->string, list);
-        }
-        for (const cJSON *d = obj->child; d != c; d = d->next) {
-            if (strcmp(d->string, c->string) == 0)
-                return roost_error_set(err, ROOST_EINVAL, "%s: field '%s' is given twice", path,
-                                       c->string);
-        }
-    }
-    return ROOST_OK;
-}
-
 static char *dup_string(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -288,7 +217,7 @@ static roost_status parse_on(const cJSON *on, const char *path, unsigned *bits, 
                 k = j;
         }
         if (k == NEVENTS) {
-            choices(event_names, NEVENTS, e->valuestring, list, sizeof list);
+            json_fields_choices(event_names, NEVENTS, e->valuestring, list, sizeof list);
             return roost_error_set(err, ROOST_EINVAL, "%s.on[%d]: unknown event '%s' (expected one of %s)",
                                    path, i, e->valuestring, list);
         }
@@ -423,7 +352,7 @@ static roost_status parse_http(const cJSON *http, const char *path, struct hook_
                                path);
     }
     snprintf(sub, sizeof sub, "%s.http", path);
-    if ((rc = check_fields(http, sub, fields, 3, err)) != ROOST_OK)
+    if ((rc = json_fields_check(http, sub, fields, 3, err)) != ROOST_OK)
         return rc;
     url = cJSON_GetObjectItemCaseSensitive(http, "url");
     if (!url)
@@ -446,7 +375,7 @@ static roost_status parse_http(const cJSON *http, const char *path, struct hook_
                 break;
         }
         if (!cJSON_IsString(method) || i == n) {
-            choices(methods, n, NULL, list, sizeof list);
+            json_fields_choices(methods, n, NULL, list, sizeof list);
             return roost_error_set(err, ROOST_EINVAL,
                                    "%s.http.method: expected one of %s (the event is sent as the "
                                    "request body)",
@@ -481,7 +410,7 @@ roost_status hook_spec_parse(const cJSON *obj, const char *path, struct hook_spe
                                "%s: expected an object with \"on\" and either \"exec\" or \"http\"",
                                path);
     }
-    if ((rc = check_fields(obj, path, fields, sizeof fields / sizeof fields[0], err)) != ROOST_OK)
+    if ((rc = json_fields_check(obj, path, fields, sizeof fields / sizeof fields[0], err)) != ROOST_OK)
         return rc;
     on = cJSON_GetObjectItemCaseSensitive(obj, "on");
     ex = cJSON_GetObjectItemCaseSensitive(obj, "exec");
