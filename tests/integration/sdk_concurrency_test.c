@@ -156,6 +156,13 @@ static void threads_evaluate_and_observe_while_changes_stream(void **state)
     assert_true(s.sum > sum * (1 - 1e-9) && s.sum < sum * (1 + 1e-9));
 }
 
+/* Read by ThreadSanitizer at start-up (see sdk_support.h). */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+    return SDK_TSAN_SUPPRESSIONS;
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -163,5 +170,6 @@ int main(int argc, char **argv)
     };
 
     harness_init(argc, argv);
+    sdk_tsan_children();
     return roost_run_tests("sdk_concurrency", tests);
 }

@@ -562,6 +562,13 @@ static void wrong_token_is_an_error_event(void **state)
     sdk_events_destroy(&rec);
 }
 
+/* Read by ThreadSanitizer at start-up (see sdk_support.h). */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+    return SDK_TSAN_SUPPRESSIONS;
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -581,5 +588,6 @@ int main(int argc, char **argv)
     if (argc >= 4 && strcmp(argv[1], "--serve-cache") == 0)
         return serve_cache_main(argv[2], argv[3]);
     harness_init(argc, argv);
+    sdk_tsan_children();
     return roost_run_tests("sdk", tests);
 }
