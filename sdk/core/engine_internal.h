@@ -73,7 +73,10 @@ enum {
     RK_PATH = 5, /* u32 len, u32 roost_path_hash, canonical path bytes, NUL */
     RK_ARR = 6,  /* u8 depth (1..RI_MAX_ARRAY_DEPTH), u16 count, count x u16 index of an
                   * earlier constant (never a PATH) */
-    RK_OBJ = 7   /* the empty object literal {} */
+    RK_OBJ = 7,  /* the empty object literal {} */
+    RK_BUCKETS = 8 /* fractional buckets checked by the compiler: u16 count, u32 total
+                    * (<= 2^31-1), count x (u16 index of an earlier scalar constant,
+                    * u32 weight); the weights sum to total */
 };
 #define RI_MAX_ARRAY_DEPTH 4
 
@@ -117,7 +120,7 @@ enum {
     OP_SUBSTR,     /* u8 n */
     OP_STRCMP,     /* u8 which (0 starts_with, 1 ends_with), u8 n */
     OP_SEMVER,     /* u8 n */
-    OP_FRAC,       /* u8 n, then n shape bytes: RI_FRAC_VALUE, RI_FRAC_SPREAD or an entry's
+    OP_FRAC,       /* u8 n, then n shape bytes: RI_FRAC_VALUE, RI_FRAC_TABLE or an entry's
                     * element count (at most 3: longer entries are invalid anyway) */
     OP_THROW,      /* u8 reason: fail with GENERAL (verified as if it pushed a value) */
     OP_SELECT,     /* pop else, then, cond; push truthy(cond) ? then : else (eager if) */
@@ -159,8 +162,8 @@ enum { ARITH_ADD = 0, ARITH_MUL, ARITH_SUB, ARITH_DIV, ARITH_MOD, ARITH__COUNT }
  * concatenated, anything else is String(x). */
 #define MODE_UNARY 2u
 
-#define RI_FRAC_VALUE 0xFFu  /* FRAC shape: an operand that is one value */
-#define RI_FRAC_SPREAD 0xFEu /* FRAC shape: an array constant of bucket entries */
+#define RI_FRAC_VALUE 0xFFu /* FRAC shape: an operand that is one value */
+#define RI_FRAC_TABLE 0xFEu /* FRAC shape: a RK_BUCKETS constant (literal buckets) */
 
 /* OP_THROW reasons (see roost_vm_throw_message). */
 enum { THROW_INVALID_ARGS = 0, THROW_TYPE, THROW__COUNT };
@@ -229,7 +232,9 @@ const char *roost_op_name(uint8_t op);
 
 /* ------------------------------------------------------ runtime values */
 
-enum { RV_NULL = 0, RV_BOOL, RV_NUM, RV_STR, RV_ARR, RV_OBJ };
+/* RV_TABLE is a RK_BUCKETS constant: only fractional reads it; to every
+ * other operator it is an opaque object. */
+enum { RV_NULL = 0, RV_BOOL, RV_NUM, RV_STR, RV_ARR, RV_OBJ, RV_TABLE };
 
 /* RV_OBJ flags */
 #define RV_OBJ_NONEMPTY 1u /* truthy: a context object, not {} */
@@ -240,7 +245,7 @@ typedef struct rv {
     uint8_t t;
     uint8_t f;   /* BOOL: value; OBJ: RV_OBJ_* */
     uint16_t vi; /* STR: variant index + 1 when known, else 0 */
-    uint32_t len; /* STR: bytes; ARR: constant index; OBJ with PATH: path bytes */
+    uint32_t len; /* STR: bytes; ARR, TABLE: constant index; OBJ with PATH: path bytes */
     union {
         double n;
         const char *s;

@@ -68,7 +68,8 @@ static void fallback(roost_result *r, roost_reason reason, roost_eval_error erro
     r->variant_len = 0;
 }
 
-/* Reads variant i of flag f into r as `want`; false on a type mismatch. */
+/* Reads variant i of flag f into r as `want`; false on a type mismatch,
+ * in which case nothing in r has been changed. */
 static bool read_variant(const roost_flag *f, uint32_t i, enum want w, roost_result *r)
 {
     const uint8_t *rec = f->variants + RI_VARIANT_LEN * i;
@@ -152,9 +153,8 @@ static void resolve(const roost_flag *f, const roost_ctx *ctx, enum want w, roos
         fallback(r, ROOST_REASON_DEFAULT, ROOST_EVAL_OK, NULL);
         return;
     }
-    roost_result saved = *r;
+    /* read_variant writes nothing when it fails: the default stays. */
     if (!read_variant(f, (uint32_t)variant, w, r)) {
-        *r = saved; /* keep the caller's default */
         fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_TYPE_MISMATCH,
                  "the flag's values are not of the requested type");
         return;

@@ -259,7 +259,7 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
         case OP_FRAC: {
             uint32_t slots = 0;
             for (uint32_t i = 0; i < o[0]; i++)
-                slots += o[1 + i] == RI_FRAC_VALUE || o[1 + i] == RI_FRAC_SPREAD ? 1u : o[1 + i];
+                slots += o[1 + i] == RI_FRAC_VALUE || o[1 + i] == RI_FRAC_TABLE ? 1u : o[1 + i];
             NEED(slots);
             depth = depth - slots + 1;
             break;
@@ -378,8 +378,8 @@ bool roost_consts_verify(const roost_flag *f, const char **why)
                     return false;
                 }
                 const uint8_t *c = roost_const_at(f, el);
-                if (c[0] == RK_PATH) {
-                    *why = "array constant holds a path";
+                if (c[0] == RK_PATH || c[0] == RK_BUCKETS) {
+                    *why = "array constant holds a path or a bucket table";
                     return false;
                 }
                 if (c[0] == RK_ARR && c[1] + 1u > depth)
@@ -387,6 +387,33 @@ bool roost_consts_verify(const roost_flag *f, const char **why)
             }
             if (e[1] != depth || depth > RI_MAX_ARRAY_DEPTH) {
                 *why = "array constant nested too deeply or with a wrong depth";
+                return false;
+            }
+            break;
+        }
+        case RK_BUCKETS: {
+            if (room < 8)
+                goto truncated;
+            uint16_t count = ri_u16(e + 2);
+            uint32_t total = ri_u32(e + 4);
+            uint64_t sum = 0;
+            if ((uint32_t)count * 6 > room - 8)
+                goto truncated;
+            for (uint16_t i = 0; i < count; i++) {
+                uint16_t v = ri_u16(e + 8 + 6 * i);
+                if (v >= k) {
+                    *why = "bucket table refers to a later constant";
+                    return false;
+                }
+                uint8_t vk = roost_const_at(f, v)[0];
+                if (vk == RK_PATH || vk == RK_ARR || vk == RK_OBJ || vk == RK_BUCKETS) {
+                    *why = "bucket table variant is not a string, number, boolean or null";
+                    return false;
+                }
+                sum += ri_u32(e + 8 + 6 * i + 2);
+            }
+            if (sum != total || total > 2147483647u) {
+                *why = "bucket table weights do not add up to its total (at most 2^31-1)";
                 return false;
             }
             break;

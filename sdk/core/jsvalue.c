@@ -33,7 +33,7 @@ bool roost_js_truthy(const rv *v)
     case RV_BOOL: return v->f != 0;
     case RV_NUM: return v->u.n != 0 && v->u.n == v->u.n;
     case RV_STR: return v->len != 0;
-    default: return true; /* arrays and objects */
+    default: return true; /* arrays, objects, bucket tables */
     }
 }
 
@@ -54,7 +54,7 @@ bool roost_logic_truthy(const roost_flag *flag, const rv *v)
 
 bool roost_js_precoerce_ok(const rv *v)
 {
-    if (v->t == RV_ARR || v->t == RV_OBJ)
+    if (v->t == RV_ARR || v->t == RV_OBJ || v->t == RV_TABLE)
         return false;
     return !(v->t == RV_NUM && v->u.n != v->u.n);
 }

@@ -90,6 +90,10 @@ void roost_const_value(const roost_flag *flag, uint32_t k, rv *out)
     case RK_OBJ:
         out->t = RV_OBJ; /* {}: empty, falsy for JsonLogic, its own identity */
         return;
+    case RK_BUCKETS:
+        out->t = RV_TABLE;
+        out->len = k;
+        return;
     default: set_null(out); return;
     }
 }
@@ -668,65 +672,33 @@ static bool op_semver(roost_vm *vm, int n, const rv *args, rv *out)
 
 /* ----------------------------------------------------------- fractional */
 
-/* Walks the bucket entries of a fractional call: an operand of shape k is
- * an entry of k stack values, a VALUE operand must be an array constant
- * (one entry), and a SPREAD operand is an array constant whose elements are
- * entries (the compiler packs literal bucket lists that way). */
-typedef struct frac_it {
-    const uint8_t *shapes;
-    int n, i;
-    const rv *slot;
-    const uint8_t *spread; /* SPREAD constant being walked, or NULL */
-    uint16_t spread_i, spread_n;
-} frac_it;
-
-/* The next entry's first two elements (copied only when they come from a
- * constant) and its length. Returns false at the end. *ok is false for an
- * operand that is not an entry at all ("Invalid bucket entries"). */
-static bool frac_next(roost_vm *vm, frac_it *it, rv tmp[2], const rv **elems, uint32_t *count,
-                      bool *ok)
+/* The entry behind a fractional operand of `shape` at `slot`: its first
+ * two elements (copied only when they come from a constant) and its
+ * length. False for an operand that is not an entry at all ("Invalid
+ * bucket entries"). */
+static bool frac_entry(roost_vm *vm, uint8_t shape, const rv *slot, rv tmp[2], const rv **elems,
+                       uint32_t *count)
 {
-    const uint8_t *arr;
-    *ok = true;
-    for (;;) {
-        if (it->spread && it->spread_i < it->spread_n) {
-            rv e;
-            roost_const_value(vm->flag, ri_u16(it->spread + 4 + 2 * it->spread_i++), &e);
-            if (e.t != RV_ARR) {
-                *ok = false;
-                return true;
-            }
-            arr = roost_const_at(vm->flag, e.len);
-            break;
-        }
-        it->spread = NULL;
-        if (it->i >= it->n)
-            return false;
-        uint8_t shape = it->shapes[it->i++];
-        const rv *v = it->slot;
-        if (shape != RI_FRAC_VALUE && shape != RI_FRAC_SPREAD) {
-            *elems = v;
-            *count = shape;
-            it->slot += shape;
-            return true;
-        }
-        it->slot++;
-        if (v->t != RV_ARR) {
-            *ok = false;
-            return true;
-        }
-        arr = roost_const_at(vm->flag, v->len);
-        if (shape == RI_FRAC_VALUE)
-            break;
-        it->spread = arr; /* walk its elements on the next turns */
-        it->spread_i = 0;
-        it->spread_n = ri_u16(arr + 2);
+    if (shape != RI_FRAC_VALUE) {
+        *elems = slot;
+        *count = shape;
+        return true;
     }
+    if (slot->t != RV_ARR)
+        return false;
+    const uint8_t *arr = roost_const_at(vm->flag, slot->len);
     *count = ri_u16(arr + 2);
     for (uint32_t k = 0; k < *count && k < 2; k++)
         roost_const_value(vm->flag, ri_u16(arr + 4 + 2 * k), &tmp[k]);
     *elems = tmp;
     return true;
+}
+
+/* The bucket table a TABLE operand holds (the compiler checked its
+ * buckets), or NULL when the operand is not one. */
+static const uint8_t *frac_table(roost_vm *vm, const rv *slot)
+{
+    return slot->t == RV_TABLE ? roost_const_at(vm->flag, slot->len) : NULL;
 }
 
 /* An entry's weight (default 1, negatives count as 0), or -1 when the entry
@@ -755,11 +727,10 @@ static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *ou
 
     roost_murmur3 m;
     roost_murmur3_init(&m, 0);
-    frac_it it = {shapes, n, 0, base, NULL, 0, 0};
+    int first = 0;
     if (shapes[0] == RI_FRAC_VALUE && base[0].t == RV_STR) {
         roost_murmur3_update(&m, base[0].u.s, base[0].len);
-        it.i = 1;
-        it.slot = base + 1;
+        first = 1;
     } else {
         static const char tk_path[] = "targetingKey";
         rv tk;
@@ -776,17 +747,24 @@ static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *ou
     }
 
     /* Pass 1: validate every entry and total the weights. */
-    frac_it first = it;
     double total = 0;
     rv tmp[2];
     const rv *e;
     uint32_t count;
-    bool ok;
-    while (frac_next(vm, &it, tmp, &e, &count, &ok)) {
-        double w = ok ? frac_weight(e, count) : -1;
+    const rv *slot = base + first;
+    for (int i = first; i < n; i++) {
+        if (shapes[i] == RI_FRAC_TABLE) {
+            const uint8_t *t = frac_table(vm, slot++);
+            if (!t)
+                return true;
+            total += ri_u32(t + 4);
+            continue;
+        }
+        double w = frac_entry(vm, shapes[i], slot, tmp, &e, &count) ? frac_weight(e, count) : -1;
         if (w < 0)
             return true;
         total += w;
+        slot += shapes[i] == RI_FRAC_VALUE ? 1 : shapes[i];
     }
     if (total > 2147483647.0)
         return true;
@@ -794,13 +772,27 @@ static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *ou
 
     /* Pass 2: the first entry whose cumulative weight exceeds the bucket. */
     double sum = 0;
-    it = first;
-    while (frac_next(vm, &it, tmp, &e, &count, &ok)) {
+    slot = base + first;
+    for (int i = first; i < n; i++) {
+        if (shapes[i] == RI_FRAC_TABLE) {
+            const uint8_t *t = frac_table(vm, slot++);
+            uint16_t entries = ri_u16(t + 2);
+            for (uint16_t j = 0; j < entries; j++) {
+                sum += ri_u32(t + 8 + 6 * j + 2);
+                if (sum > (double)bucket) {
+                    roost_const_value(vm->flag, ri_u16(t + 8 + 6 * j), out);
+                    return true;
+                }
+            }
+            continue;
+        }
+        frac_entry(vm, shapes[i], slot, tmp, &e, &count);
         sum += frac_weight(e, count);
         if (sum > (double)bucket) {
             *out = e[0];
             return true;
         }
+        slot += shapes[i] == RI_FRAC_VALUE ? 1 : shapes[i];
     }
     return true;
 }
@@ -1032,7 +1024,7 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
             const uint8_t *shapes = code + pc + 1;
             uint32_t slots = 0;
             for (int i = 0; i < n; i++)
-                slots += shapes[i] == RI_FRAC_VALUE || shapes[i] == RI_FRAC_SPREAD ? 1 : shapes[i];
+                slots += shapes[i] == RI_FRAC_VALUE || shapes[i] == RI_FRAC_TABLE ? 1 : shapes[i];
             pc += 1 + (uint32_t)n;
             sp -= slots;
             rv r;

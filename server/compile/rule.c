@@ -33,6 +33,7 @@
  * fractional bucket. Limits are checked here with messages that name them;
  * the verifier re-checks them for images from elsewhere.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -651,33 +652,6 @@ static int const_array(rc *c, const cJSON *arr, uint16_t *idx, int level)
     return r;
 }
 
-/* An array constant of the given constants (which are arrays or scalars). */
-static int intern_array(rc *c, const uint16_t *elems, int count, uint16_t *idx)
-{
-    uint8_t *e = malloc(4 + 2 * (size_t)count);
-    unsigned depth = 1;
-    if (!e)
-        return nomem(c);
-    for (int i = 0; i < count; i++) {
-        const uint8_t *ce = c->out->cblob.data + ri_u32(c->out->ctab.data + 4 * elems[i]);
-        if (ce[0] == RK_ARR && ce[1] + 1u > depth)
-            depth = ce[1] + 1u;
-        ri_put16(e + 4 + 2 * i, elems[i]);
-    }
-    int r;
-    if (depth > RI_MAX_ARRAY_DEPTH) {
-        r = ERR(ROOST_ELIMIT, "%s: arrays nested more than %d deep are not supported", c->path,
-                RI_MAX_ARRAY_DEPTH);
-    } else {
-        e[0] = RK_ARR;
-        e[1] = (uint8_t)depth;
-        ri_put16(e + 2, (uint16_t)count);
-        r = intern(c, e, 4 + 2 * (size_t)count, idx);
-    }
-    free(e);
-    return r;
-}
-
 static int dyn_array_error(rc *c)
 {
     return ERR(ROOST_EINVAL,
@@ -1079,13 +1053,17 @@ static int op_list(rc *c, const opdef *op, const args *a, bool interp)
     }
 }
 
-/* When every bucket from `start` on is a literal array of constants, packs
- * them into one array constant (a SPREAD operand): one instruction instead
- * of two per bucket. Returns R_DYN when they are not all constant. */
-static int pack_buckets(rc *c, const args *a, int start, uint16_t *packed)
+/* When every bucket from `start` on is a literal array of constants, the
+ * compiler checks them as flagd would at run time and writes one bucket
+ * table (RK_BUCKETS): evaluation then only hashes and scans. Returns R_DYN
+ * when some bucket is computed, R_OK with *table set, or R_OK with
+ * *always_null when the buckets make fractional null whatever the key
+ * (an invalid bucket, or weights above 2^31-1). */
+static int bucket_table(rc *c, const args *a, int start, uint16_t *table, bool *always_null)
 {
-    uint16_t idx[ROOST_MAX_ARGS];
-    if (a->n - start < 2)
+    uint16_t entry[ROOST_MAX_ARGS];
+    *always_null = false;
+    if (a->n - start < 1)
         return R_DYN;
     for (int i = start; i < a->n; i++)
         if (!cJSON_IsArray(a->item[i]))
@@ -1093,12 +1071,64 @@ static int pack_buckets(rc *c, const args *a, int start, uint16_t *packed)
     for (int i = start; i < a->n; i++) {
         size_t saved = c->plen;
         path_index(c, i);
-        int r = const_array(c, a->item[i], &idx[i - start], 2);
+        int r = const_array(c, a->item[i], &entry[i - start], 2);
         path_restore(c, saved);
         if (r != R_OK)
             return r;
     }
-    return intern_array(c, idx, a->n - start, packed);
+    size_t n = (size_t)(a->n - start);
+    uint8_t *e = malloc(8 + 6 * n);
+    if (!e)
+        return nomem(c);
+    double total = 0;
+    roost_flag f;
+    pool_flag(c, &f);
+    for (size_t i = 0; i < n && !*always_null; i++) {
+        const uint8_t *arr = roost_const_at(&f, entry[i]);
+        uint16_t count = ri_u16(arr + 2);
+        rv v, w;
+        if (count == 0 || count > 2) {
+            *always_null = true;
+            break;
+        }
+        uint16_t vk = ri_u16(arr + 4);
+        roost_const_value(&f, vk, &v);
+        if (v.t == RV_ARR || v.t == RV_OBJ) {
+            *always_null = true;
+            break;
+        }
+        double weight = 1;
+        if (count == 2) {
+            roost_const_value(&f, ri_u16(arr + 6), &w);
+            weight = w.u.n;
+            if (w.t != RV_NUM || weight != weight || weight == INFINITY || weight == -INFINITY ||
+                (weight > -9.2e18 && weight < 9.2e18 && weight != (double)(int64_t)weight)) {
+                *always_null = true; /* not an integer: Number.isInteger */
+                break;
+            }
+            if (weight < 0)
+                weight = 0; /* negative weights count as 0 */
+            if (weight > 2147483647.0) {
+                *always_null = true; /* the total would exceed 2^31-1 */
+                break;
+            }
+        }
+        total += weight;
+        ri_put16(e + 8 + 6 * i, vk);
+        ri_put32(e + 8 + 6 * i + 2, (uint32_t)weight);
+    }
+    int r = R_OK;
+    if (total > 2147483647.0)
+        *always_null = true;
+    if (!*always_null) {
+        e[0] = RK_BUCKETS;
+        e[1] = 0;
+        ri_put16(e + 2, (uint16_t)n);
+        ri_put32(e + 4, (uint32_t)total);
+        r = intern(c, e, 8 + 6 * n, table);
+    }
+    free(e);
+    return r;
 }
 
 static int op_frac(rc *c, const args *a, bool interp)
@@ -1110,20 +1140,22 @@ static int op_frac(rc *c, const args *a, bool interp)
     /* The first operand is the bucketing key when it evaluates to a
      * string, so only a literal array can be packed with the buckets. */
     int start = a->list && a->n > 0 && cJSON_IsArray(a->item[0]) ? 0 : 1;
-    uint16_t packed;
-    if (a->list && (r = pack_buckets(c, a, start, &packed)) != R_DYN) {
+    uint16_t table;
+    bool always_null;
+    if (a->list && (r = bucket_table(c, a, start, &table, &always_null)) != R_DYN) {
         if (r != R_OK)
             return r;
+        /* The key (when there is one) still runs, for its errors. */
         if (start == 1 && (r = compile_child(c, a->item[0], 0, interp, false)) != R_OK)
             return r;
-        uint8_t ins[5] = {OP_CONST, (uint8_t)packed, (uint8_t)(packed >> 8), OP_FRAC,
+        if (always_null)
+            return start == 1 && (r = emit_op(c, OP_POP)) != R_OK ? r : emit_op(c, OP_NULL);
+        uint8_t ins[5] = {OP_CONST, (uint8_t)table, (uint8_t)(table >> 8), OP_FRAC,
                           (uint8_t)(start + 1)};
-        uint8_t tail[2] = {RI_FRAC_VALUE, RI_FRAC_SPREAD};
+        uint8_t shapes2[2] = {RI_FRAC_VALUE, RI_FRAC_TABLE};
         if ((r = emit(c, ins, 5)) != R_OK)
             return r;
-        /* The key's VALUE shape comes first; the CONST above is pushed after
-         * the key, matching the operand order. */
-        return emit(c, start == 1 ? tail : tail + 1, (size_t)(start == 1 ? 2 : 1));
+        return emit(c, start == 1 ? shapes2 : shapes2 + 1, (size_t)(start == 1 ? 2 : 1));
     }
     r = R_OK;
     for (int i = 0; i < a->n; i++) {

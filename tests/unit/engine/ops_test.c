@@ -284,6 +284,14 @@ static void fractional_buckets_with_murmur3(void **state)
     EXPECT("{\"fractional\":[\"k\",[\"a\",0],[\"b\",0]]}", NONE, "null");
     EXPECT("{\"fractional\":[\"k\",[\"a\",2147483647],[\"b\",1]]}", NONE, "null");
     EXPECT("{\"fractional\":[\"k\",[\"a\",-5],[\"b\",1]]}", NONE, "s:b");
+    EXPECT("{\"fractional\":[\"k\",[\"a\",-1e300],[\"b\",1]]}", NONE, "s:b");
+    EXPECT("{\"fractional\":[\"k\",[\"a\",1e300],[\"b\",1]]}", NONE, "null");
+    EXPECT("{\"fractional\":[\"k\",[\"a\",1],[[1],1]]}", NONE, "null");
+    /* The key still runs when the buckets make the result null anyway. */
+    EXPECT("{\"fractional\":[{\"/\":[1,{\"var\":\"score\"}]},[\"a\",1.5]]}", USER, "GENERAL: *");
+    /* A computed first operand that is not a string is a bucket too. */
+    EXPECT("{\"fractional\":[{\"if\":[{\"var\":\"on\"},[\"x\",0],0]},[\"y\",1]]}", USER, "s:y");
+    EXPECT("{\"fractional\":[{\"if\":[{\"var\":\"on\"},[\"x\",1,2],0]},[\"y\",1]]}", USER, "null");
     EXPECT("{\"fractional\":[]}", NONE, "null");
     /* Operands are computed: weights, variants and the key. */
     EXPECT("{\"fractional\":[\"k\",[{\"var\":\"user.tier\"},{\"var\":\"user.id\"}]]}", USER, "s:gold");
