@@ -39,6 +39,14 @@ static const char usage[] =
     "  --stream-keepalive SECONDS period of keep_alive messages on flagd event streams\n"
     "                             (default 30)\n"
     "  --store-max-mb N           largest size the store may grow to (default 1024)\n"
+    "  --metrics-minute-retention D\n"
+    "                             keep minute rows of outcome metrics this long, then\n"
+    "                             roll them up into hour rows (default 14d; durations\n"
+    "                             like 14d, 36h, 90m, 1d12h)\n"
+    "  --metrics-hour-retention D keep hour rows this long (default 400d)\n"
+    "  --metrics-recent-retention D\n"
+    "                             keep 1-second rows of rollout metrics, which canary\n"
+    "                             analysis reads, this long (default 24h; 0 = none)\n"
     "  --threads N                gRPC worker threads (default 4)\n"
     "  --shutdown-grace SECONDS   on SIGINT/SIGTERM, time calls get to finish (default 10)\n"
     "  --version                  print the version and exit\n"
@@ -60,6 +68,9 @@ enum {
     OPT_THREADS,
     OPT_GRACE,
     OPT_KEEPALIVE,
+    OPT_METRICS_MINUTE,
+    OPT_METRICS_HOUR,
+    OPT_METRICS_RECENT,
     OPT_VERSION
 };
 
@@ -102,11 +113,15 @@ static int parse_args(int argc, char **argv, struct roostd_config *c)
         {"threads", required_argument, NULL, OPT_THREADS},
         {"shutdown-grace", required_argument, NULL, OPT_GRACE},
         {"stream-keepalive", required_argument, NULL, OPT_KEEPALIVE},
+        {"metrics-minute-retention", required_argument, NULL, OPT_METRICS_MINUTE},
+        {"metrics-hour-retention", required_argument, NULL, OPT_METRICS_HOUR},
+        {"metrics-recent-retention", required_argument, NULL, OPT_METRICS_RECENT},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     enum log_level lvl;
+    roost_error err;
     uint64_t v;
     int o;
 
@@ -166,6 +181,24 @@ static int parse_args(int argc, char **argv, struct roostd_config *c)
                                    optarg);
             c->stream_keepalive_s = (int)v;
             break;
+        case OPT_METRICS_MINUTE:
+        case OPT_METRICS_HOUR:
+        case OPT_METRICS_RECENT: {
+            int64_t *keep = o == OPT_METRICS_MINUTE ? &c->metrics.minute_keep_s
+                            : o == OPT_METRICS_HOUR ? &c->metrics.hour_keep_s
+                                                    : &c->metrics.recent_keep_s;
+            if (!metrics_duration_parse(optarg, keep))
+                return usage_error(o == OPT_METRICS_MINUTE
+                                       ? "--metrics-minute-retention: '%s' is not a duration "
+                                         "like 14d, 36h, 90m or 1d12h"
+                                   : o == OPT_METRICS_HOUR
+                                       ? "--metrics-hour-retention: '%s' is not a duration like "
+                                         "400d, 36h or 1d12h"
+                                       : "--metrics-recent-retention: '%s' is not a duration "
+                                         "like 24h, 90m or 1d12h (0 = none)",
+                                   optarg);
+            break;
+        }
         case OPT_VERSION:
             printf("roostd %s\n", ROOST_VERSION);
             return 0;
@@ -178,6 +211,8 @@ static int parse_args(int argc, char **argv, struct roostd_config *c)
     }
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
+    if (metrics_retention_check(&c->metrics, &err) != ROOST_OK)
+        return usage_error("%s", err.msg);
     return -1;
 }
 
@@ -270,11 +305,20 @@ static int run(struct roostd *d)
     ro.sdk_tokens = &d->sdk_tokens;
     if (rpc_server_create(&ro, &d->rpc, &err) != ROOST_OK ||
         api_admin_register(d, &err) != ROOST_OK || api_sync_register(d, &err) != ROOST_OK ||
-        api_report_register(d, &err) != ROOST_OK ||
+        api_report_register(d, &err) != ROOST_OK || api_metrics_register(d, &err) != ROOST_OK ||
         api_health_register(d, &err) != ROOST_OK ||
         api_flagd_eval_register(d, &err) != ROOST_OK ||
         api_flagd_sync_register(d, &err) != ROOST_OK ||
         rpc_server_start(d->rpc, d->cfg.listen, &port, &err) != ROOST_OK) {
+        rpc_server_destroy(d->rpc);
+        evaluator_destroy(d->evaluator);
+        hub_destroy(d->hub);
+        store_close(d->store);
+        grpc_shutdown();
+        return fail("startup_failed", &err);
+    }
+    if (metrics_retention_start(d->store, &d->cfg.metrics, &d->retention, &err) != ROOST_OK) {
+        rpc_server_shutdown(d->rpc, 0);
         rpc_server_destroy(d->rpc);
         evaluator_destroy(d->evaluator);
         hub_destroy(d->hub);
@@ -313,6 +357,7 @@ static int run(struct roostd *d)
     api_health_close_all(d);
     rpc_server_shutdown(d->rpc, d->cfg.shutdown_grace_ms);
     rpc_server_destroy(d->rpc);
+    metrics_retention_stop(d->retention);
     evaluator_destroy(d->evaluator);
     hub_destroy(d->hub);
     log_begin(&l, LOG_INFO, "shutdown_complete");
@@ -343,6 +388,7 @@ int main(int argc, char **argv)
         .shutdown_grace_ms = 10000,
         .stream_keepalive_s = HUB_DEFAULT_KEEPALIVE_S,
     };
+    metrics_retention_defaults(&d.cfg.metrics);
     if ((rc = parse_args(argc, argv, &d.cfg)) >= 0)
         return rc;
     log_level_parse(d.cfg.log_level, &lvl);

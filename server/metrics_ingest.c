@@ -11,7 +11,8 @@
  * Merging a row costs one LMDB read, a sketch decode of the stored row and
  * of the incoming aggregate, a merge and an encode. Sketch memory is one
  * allocation per batch (two METRICS_SKETCH_CAP arrays and one value
- * buffer), reused for every row.
+ * buffer), reused for every row. A ROLLOUT aggregate costs a second merge,
+ * into its 1-second row; the recent-rows mark is read once per batch.
  */
 #include "metrics_ingest.h"
 
@@ -221,60 +222,68 @@ static roost_status validate(const Roost__V1__ReportRequest *req, int64_t now_un
                                    "%s: successes (%llu) is more than count (%llu)", where,
                                    (unsigned long long)a->successes,
                                    (unsigned long long)a->count);
+        if (a->end_unix_ms < 0)
+            return roost_error_set(err, ROOST_EINVAL,
+                                   "%s: end_unix_ms is negative (%lld); it is the end of the "
+                                   "aggregation interval in Unix milliseconds, or 0 if unknown",
+                                   where, (long long)a->end_unix_ms);
     }
     return ROOST_OK;
 }
 
 /* ---- rows --------------------------------------------------------------- */
 
-struct work {
+struct metrics_merger {
     roost_sketch stored, incoming;
     roost_sketch_bucket *buckets; /* 2 * METRICS_SKETCH_CAP */
     uint8_t *value;               /* METRICS_ROW_HEADER + encoded sketch */
     size_t value_cap;
 };
 
-static roost_status work_init(struct work *w, roost_error *err)
+roost_status metrics_merger_new(struct metrics_merger **out, roost_error *err)
 {
-    w->buckets = malloc(2 * METRICS_SKETCH_CAP * sizeof *w->buckets);
-    w->value_cap = METRICS_ROW_HEADER + ROOST_SKETCH_ENCODED_MAX(METRICS_SKETCH_CAP);
-    w->value = malloc(w->value_cap);
-    if (!w->buckets || !w->value) {
-        free(w->buckets);
-        free(w->value);
-        return roost_error_set(err, ROOST_ENOMEM, "roostd is out of memory storing a report");
+    struct metrics_merger *w = calloc(1, sizeof *w);
+
+    if (w) {
+        w->buckets = malloc(2 * METRICS_SKETCH_CAP * sizeof *w->buckets);
+        w->value_cap = METRICS_ROW_HEADER + ROOST_SKETCH_ENCODED_MAX(METRICS_SKETCH_CAP);
+        w->value = malloc(w->value_cap);
+    }
+    if (!w || !w->buckets || !w->value) {
+        metrics_merger_free(w);
+        return roost_error_set(err, ROOST_ENOMEM, "roostd is out of memory merging metric rows");
     }
     roost_sketch_init(&w->stored, w->buckets, METRICS_SKETCH_CAP);
     roost_sketch_init(&w->incoming, w->buckets + METRICS_SKETCH_CAP, METRICS_SKETCH_CAP);
+    *out = w;
     return ROOST_OK;
 }
 
-static void work_free(struct work *w)
+void metrics_merger_free(struct metrics_merger *w)
 {
+    if (!w)
+        return;
     free(w->buckets);
     free(w->value);
+    free(w);
 }
 
-/* Adds (count, successes, sum, sum_squares, sketch) into the row of
- * (series, minute). `where` names the aggregate in messages. */
-static roost_status merge_row(struct store_txn *t, struct work *w,
-                              const struct metrics_series *series, int64_t minute,
-                              uint64_t count, uint64_t successes, double sum, double sum_squares,
-                              const uint8_t *sketch, size_t sketch_len, const char *where,
-                              roost_error *err)
+roost_status metrics_row_add(struct store_txn *t, struct metrics_merger *w, enum store_table tbl,
+                             const uint8_t *key, size_t klen, const struct metrics_row *add,
+                             const char *where, roost_error *err)
 {
-    uint8_t key[METRICS_KEY_MAX];
+    const uint64_t count = add->count, successes = add->successes;
+    const double sum = add->sum, sum_squares = add->sum_squares;
+    const uint8_t *sketch = add->sketch;
+    const size_t sketch_len = add->sketch_len;
     struct store_val old;
     struct metrics_row row = {0};
-    size_t klen, slen = 0;
+    size_t slen = 0;
     bool have_sketch = false;
     roost_status rc;
 
-    if ((klen = metrics_key_encode(series, minute, key, NULL)) == 0)
-        return roost_error_set(err, ROOST_EINVAL, "%s: a name is too long", where);
-
     roost_sketch_clear(&w->stored);
-    rc = store_get(t, TBL_METRICS, key, klen, &old, err);
+    rc = store_get(t, tbl, key, klen, &old, err);
     if (rc == ROOST_OK) {
         if ((rc = metrics_row_decode(old.data, old.len, &row, err)) != ROOST_OK)
             return rc;
@@ -304,6 +313,13 @@ static roost_status merge_row(struct store_txn *t, struct work *w,
         if (roost_sketch_merge(&w->stored, &w->incoming) != ROOST_OK)
             return roost_error_set(err, ROOST_EINVAL, "%s: the sketch's counts would overflow",
                                    where);
+        /* An infinite sketch sum would encode, then never decode again:
+         * the row would be lost for good, so it is refused here. */
+        if (!isfinite(w->stored.sum))
+            return roost_error_set(err, ROOST_EINVAL,
+                                   "%s: the sketch's sum of values would become infinite; values "
+                                   "this large cannot be aggregated",
+                                   where);
         have_sketch = true;
     }
 
@@ -328,7 +344,70 @@ static roost_status merge_row(struct store_txn *t, struct work *w,
         roost_sketch_encode(&w->stored, w->value + METRICS_ROW_HEADER,
                             w->value_cap - METRICS_ROW_HEADER, &slen) != ROOST_OK)
         return roost_error_set(err, ROOST_EINTERNAL, "%s: cannot encode the merged sketch", where);
-    return store_put(t, TBL_METRICS, key, klen, w->value, METRICS_ROW_HEADER + slen, err);
+    return store_put(t, tbl, key, klen, w->value, METRICS_ROW_HEADER + slen, err);
+}
+
+/* Adds (count, successes, sum, sum_squares, sketch) into the row of
+ * (series, time) of tbl. `where` names the aggregate in messages. */
+static roost_status merge_row(struct store_txn *t, struct metrics_merger *w,
+                              enum store_table tbl, const struct metrics_series *series,
+                              int64_t time, uint64_t count, uint64_t successes, double sum,
+                              double sum_squares, const uint8_t *sketch, size_t sketch_len,
+                              const char *where, roost_error *err)
+{
+    const struct metrics_row add = {count, successes, sum, sum_squares, sketch, sketch_len};
+    uint8_t key[METRICS_KEY_MAX];
+    size_t klen;
+
+    if ((klen = metrics_key_encode(series, time, key, NULL)) == 0)
+        return roost_error_set(err, ROOST_EINVAL, "%s: a name is too long", where);
+    return metrics_row_add(t, w, tbl, key, klen, &add, where, err);
+}
+
+/* ---- recent rows -------------------------------------------------------- */
+
+int64_t metrics_recent_second(int64_t minute, int64_t end_unix_ms)
+{
+    /* The interval started in `minute` and lasts at most a minute (the
+     * SDK's longest flush interval), so it ends in this minute or the next;
+     * anything else is a clock step on the client, clamped rather than
+     * refused: the minute row, which is authoritative, is right anyway. */
+    const int64_t first = minute * 60, last = first + 119;
+    int64_t s;
+
+    if (end_unix_ms <= 0)
+        return first + 59;
+    s = (end_unix_ms - 1) / 1000; /* the second holding the last millisecond */
+    return s < first ? first : s > last ? last : s;
+}
+
+roost_status metrics_recent_from(struct store_txn *t, int64_t *out, roost_error *err)
+{
+    const char *key = METRICS_RECENT_FROM_KEY;
+    struct store_val v;
+    roost_status rc = store_get(t, TBL_META, key, strlen(key), &v, err);
+    uint64_t u;
+
+    if (rc == ROOST_ENOTFOUND) {
+        *out = METRICS_RECENT_OFF;
+        return ROOST_OK;
+    }
+    if (rc != ROOST_OK)
+        return rc;
+    if (v.len != 8 || (u = store_u64_from_key(v.data)) > (uint64_t)INT64_MAX)
+        return roost_error_set(err, ROOST_ECORRUPT,
+                               "the store's %s entry is damaged (%zu bytes)", key, v.len);
+    *out = (int64_t)u;
+    return ROOST_OK;
+}
+
+roost_status metrics_recent_from_set(struct store_txn *t, int64_t second, roost_error *err)
+{
+    const char *key = METRICS_RECENT_FROM_KEY;
+    uint8_t v[8];
+
+    store_u64_key((uint64_t)(second < 0 ? 0 : second), v);
+    return store_put(t, TBL_META, key, strlen(key), v, sizeof v, err);
 }
 
 /* ---- dedupe markers ----------------------------------------------------- */
@@ -454,7 +533,7 @@ static roost_status mark_seen(struct store_txn *t, const char *client, uint64_t 
 
 /* ---- ingest ------------------------------------------------------------- */
 
-static roost_status store_dropped(struct store_txn *t, struct work *w,
+static roost_status store_dropped(struct store_txn *t, struct metrics_merger *w,
                                   const Roost__V1__ReportRequest *req,
                                   const struct metrics_series *labels, int64_t minute,
                                   uint32_t *stored, roost_error *err)
@@ -478,8 +557,8 @@ static roost_status store_dropped(struct store_txn *t, struct work *w,
         s.scope_key = "";
         s.arm = "";
         s.metric = names[i];
-        if ((rc = merge_row(t, w, &s, minute, counts[i], 0, 0.0, 0.0, NULL, 0, names[i], err)) !=
-            ROOST_OK)
+        if ((rc = merge_row(t, w, TBL_METRICS, &s, minute, counts[i], 0, 0.0, 0.0, NULL, 0,
+                            names[i], err)) != ROOST_OK)
             return rc;
         (*stored)++;
     }
@@ -492,8 +571,9 @@ roost_status metrics_ingest(struct store *st, const Roost__V1__ReportRequest *re
     const Roost__V1__ReportLabels *lb = req->labels;
     struct metrics_series labels = {0};
     struct store_txn t;
-    struct work w;
+    struct metrics_merger *w;
     char where[400];
+    int64_t recent_from;
     bool seen = false;
     roost_status rc;
 
@@ -505,20 +585,22 @@ roost_status metrics_ingest(struct store *st, const Roost__V1__ReportRequest *re
     labels.environment = lb && lb->environment ? lb->environment : "";
     labels.version = lb && lb->version ? lb->version : "";
 
-    if ((rc = work_init(&w, err)) != ROOST_OK)
+    if ((rc = metrics_merger_new(&w, err)) != ROOST_OK)
         return rc;
     if ((rc = store_begin(st, true, &t, err)) != ROOST_OK) {
-        work_free(&w);
+        metrics_merger_free(w);
         return rc;
     }
     if ((rc = already_seen(&t, req->client_id, req->sequence, &seen, err)) != ROOST_OK)
         goto fail;
     if (seen) {
         store_abort(&t);
-        work_free(&w);
+        metrics_merger_free(w);
         out->duplicate = true;
         return ROOST_OK;
     }
+    if ((rc = metrics_recent_from(&t, &recent_from, err)) != ROOST_OK)
+        goto fail;
 
     for (size_t i = 0; i < req->n_aggregates; i++) {
         const Roost__V1__OutcomeAggregate *a = req->aggregates[i];
@@ -529,20 +611,28 @@ roost_status metrics_ingest(struct store *st, const Roost__V1__ReportRequest *re
         s.arm = a->arm ? a->arm : "";
         s.metric = a->metric;
         describe(where, sizeof where, i, a);
-        if ((rc = merge_row(&t, &w, &s, a->minute, a->count, a->successes, a->sum, a->sum_squares,
-                            a->sketch.data, a->sketch.len, where, err)) != ROOST_OK)
+        if ((rc = merge_row(&t, w, TBL_METRICS, &s, a->minute, a->count, a->successes, a->sum,
+                            a->sum_squares, a->sketch.data, a->sketch.len, where, err)) != ROOST_OK)
             goto fail;
+        if (a->scope_kind == ROOST__V1__SCOPE_KIND__SCOPE_KIND_ROLLOUT) {
+            int64_t second = metrics_recent_second(a->minute, a->end_unix_ms);
+            if (second >= recent_from &&
+                (rc = merge_row(&t, w, TBL_METRICS_RECENT, &s, second, a->count, a->successes,
+                                a->sum, a->sum_squares, a->sketch.data, a->sketch.len, where,
+                                err)) != ROOST_OK)
+                goto fail;
+        }
         out->stored++;
     }
-    if ((rc = store_dropped(&t, &w, req, &labels, now_unix / 60, &out->stored, err)) != ROOST_OK ||
+    if ((rc = store_dropped(&t, w, req, &labels, now_unix / 60, &out->stored, err)) != ROOST_OK ||
         (rc = mark_seen(&t, req->client_id, req->sequence, (uint64_t)now_unix, err)) != ROOST_OK)
         goto fail;
-    work_free(&w);
+    metrics_merger_free(w);
     return store_commit(&t, err);
 
 fail:
     store_abort(&t);
-    work_free(&w);
+    metrics_merger_free(w);
     out->stored = 0;
     return rc;
 }

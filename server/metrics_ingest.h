@@ -30,6 +30,33 @@
  *   u8 format (METRICS_ROW_FORMAT) | u64 count | u64 successes |
  *   f64 sum | f64 sum_squares | sketch encoding (the rest; empty = none)
  *
+ * Three resolutions, one key and value layout (docs/metrics.md):
+ *
+ *   TBL_METRICS         minute rows, as above: every aggregate, kept
+ *                       --metrics-minute-retention (14 days), then rolled up.
+ *   TBL_METRICS_HOURS   hour rows: the u64 is unix seconds / 3600. Minute
+ *                       rows of whole hours older than the minute retention
+ *                       are merged in and deleted in the same transaction
+ *                       (metrics_retention.c), so every outcome is in exactly
+ *                       one of TBL_METRICS and TBL_METRICS_HOURS at any time;
+ *                       a query reads both.
+ *   TBL_METRICS_RECENT  1-second rows of ROLLOUT scopes only: the u64 is the
+ *                       unix second in which the SDK's aggregation interval
+ *                       ended (OutcomeAggregate.end_unix_ms; unknown = the
+ *                       last second of the minute; clamped into the minute
+ *                       and the one after it). A copy, not a move: the same
+ *                       aggregate is in the minute row too. Written by the
+ *                       same transaction as the minute row.
+ *
+ * Recent-rows invariant: TBL_META "metrics_recent_from" (u64 BE unix
+ * seconds) is the first second from which TBL_METRICS_RECENT is complete.
+ * Ingest writes a recent row exactly when its second is >= the mark; the
+ * retention thread only ever raises the mark (to now - retention) and only
+ * deletes rows below it. So a window [from, to) with from >= the mark (read
+ * in the same transaction) is answered exactly by recent rows alone. Absent
+ * (a store from before recent rows) or METRICS_RECENT_OFF: none are written;
+ * metrics_retention_start sets it to its start time.
+ *
  * The SDK's own counters of outcomes it had to drop are rows too: scope
  * kind 0 (UNSPECIFIED), empty scope key and arm, metric "dropped.<reason>",
  * count = outcomes dropped, at the minute the batch arrived.
@@ -76,6 +103,9 @@
 #define METRICS_MAX_AGGREGATES 65536
 /* Minutes more than this far ahead of roostd's clock are refused. */
 #define METRICS_MAX_FUTURE_MINUTES (24 * 60)
+/* The recent-rows mark when recent rows are switched off (or never were). */
+#define METRICS_RECENT_OFF INT64_MAX
+#define METRICS_RECENT_FROM_KEY "metrics_recent_from"
 
 /* One series: what a row is about, without the minute. */
 struct metrics_series {
@@ -113,6 +143,36 @@ bool metrics_key_decode(const void *key, size_t len, char *buf, struct metrics_s
 roost_status metrics_row_decode(const void *val, size_t len, struct metrics_row *out,
                                 roost_error *err);
 
+/* Scratch memory for merging rows: two METRICS_SKETCH_CAP sketches and a
+ * value buffer. One per thread; reused for every row. */
+struct metrics_merger;
+
+/* Fails with ENOMEM. */
+roost_status metrics_merger_new(struct metrics_merger **out, roost_error *err);
+void metrics_merger_free(struct metrics_merger *m);
+
+/* Adds `add` (counts, sums, and its encoded sketch, if any) into the row
+ * stored under key in tbl, creating it when absent. `where` names the data
+ * in messages ("aggregates[3] (...)", a row key). On any error nothing is
+ * written. Fails with: EINVAL (add's sketch does not decode or holds more
+ * values than its count; the merged count, a sum or the sketch's sum would
+ * overflow), ECORRUPT (the stored row does not decode), and the store's
+ * errors. */
+roost_status metrics_row_add(struct store_txn *t, struct metrics_merger *m, enum store_table tbl,
+                             const uint8_t *key, size_t klen, const struct metrics_row *add,
+                             const char *where, roost_error *err);
+
+/* The recent-rows mark (see above) as seen by t: METRICS_RECENT_OFF when
+ * absent. Fails with the store's errors, ECORRUPT when malformed. */
+roost_status metrics_recent_from(struct store_txn *t, int64_t *out, roost_error *err);
+/* Sets it (write transaction). Callers keep it non-decreasing, except from
+ * METRICS_RECENT_OFF (when every recent row is gone or below it). */
+roost_status metrics_recent_from_set(struct store_txn *t, int64_t second, roost_error *err);
+
+/* The second a ROLLOUT aggregate is filed under in TBL_METRICS_RECENT (see
+ * above). a->minute must be valid. */
+int64_t metrics_recent_second(int64_t minute, int64_t end_unix_ms);
+
 struct metrics_ingest_result {
     bool duplicate;  /* already stored: nothing was added */
     uint32_t stored; /* rows written (aggregates + dropped counters) */
@@ -121,12 +181,15 @@ struct metrics_ingest_result {
 /* Validates and stores one batch in one write transaction (see above).
  * now_unix is roostd's clock (seconds), used for dropped counters, dedupe
  * marker times and the future-minute check.
+ * ROLLOUT aggregates are also added to their 1-second row when its second is
+ * at or after the recent-rows mark.
  * Fails with: EINVAL (the batch is malformed: a missing client id or
  * sequence, a string too long or with a NUL, an unknown scope kind, a count
- * of 0, successes above count, a NaN or infinite sum, a sketch that does not
- * decode, a sum that would overflow when merged; the message names the
- * aggregate and the field, and nothing is stored), and the store's errors
- * (EIO, ELIMIT when the store is full). */
+ * of 0, successes above count, a NaN or infinite sum, a negative
+ * end_unix_ms, a sketch that does not decode, a count, sum or sketch sum
+ * that would overflow when merged; the message names the aggregate and the
+ * field, and nothing is stored), and the store's errors (EIO, ELIMIT when
+ * the store is full). */
 roost_status metrics_ingest(struct store *st, const Roost__V1__ReportRequest *req, int64_t now_unix,
                             struct metrics_ingest_result *out, roost_error *err);
 

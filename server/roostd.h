@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "hub.h"
+#include "metrics_retention.h"
 #include "roost/status.h"
 #include "rpc.h"
 #include "store.h"
@@ -29,6 +30,8 @@ struct roostd_config {
     int threads;
     int shutdown_grace_ms;
     int stream_keepalive_s;
+    /* --metrics-{minute,hour,recent}-retention (metrics_retention.h). */
+    struct metrics_retention_options metrics;
 };
 
 struct roostd {
@@ -39,6 +42,7 @@ struct roostd {
     struct hub *hub;
     struct evaluator *evaluator;
     struct rpc_server *rpc;
+    struct metrics_retention *retention; /* background compaction of metric rows */
     time_t started;
     _Atomic uint64_t applies;
 };
@@ -47,6 +51,8 @@ roost_status api_admin_register(struct roostd *d, roost_error *err);
 roost_status api_sync_register(struct roostd *d, roost_error *err);
 /* Sync/Report: outcome aggregates from SDKs (api_report.c, metrics_ingest.c). */
 roost_status api_report_register(struct roostd *d, roost_error *err);
+/* Admin/QueryMetrics: stored outcome metrics (api_metrics.c, metrics_query.c). */
+roost_status api_metrics_register(struct roostd *d, roost_error *err);
 roost_status api_health_register(struct roostd *d, roost_error *err);
 roost_status api_flagd_eval_register(struct roostd *d, roost_error *err);
 roost_status api_flagd_sync_register(struct roostd *d, roost_error *err);
