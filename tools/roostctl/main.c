@@ -26,6 +26,7 @@ static const char usage[] =
     "  status                        server version, revision, subscribers, store size\n"
     "  watch [--from-revision N]     print one JSON line per change, as it happens\n"
     "  eval --flags FILE KEY ...     evaluate a flag locally, without a server\n"
+    "  metrics KIND SCOPE [...]      stored outcome metrics of a flag, rollout or experiment\n"
     "\n"
     "global options (anywhere on the line):\n"
     "  --server HOST:PORT   roostd's address (default $ROOST_SERVER or 127.0.0.1:7070)\n"
@@ -44,6 +45,7 @@ struct command {
 static const struct command commands[] = {
     {"apply", roostctl_cmd_apply}, {"flag", roostctl_cmd_flag},   {"status", roostctl_cmd_status},
     {"watch", roostctl_cmd_watch},
+    {"metrics", roostctl_cmd_metrics},
 };
 
 int roostctl_fail(int code, const char *fmt, ...)
@@ -191,7 +193,7 @@ int main(int argc, char **argv)
         }
     }
     return roostctl_fail(ROOSTCTL_EXIT_USAGE,
-                         "unknown command '%s'; commands: apply, flag, status, watch, eval "
+                         "unknown command '%s'; commands: apply, flag, status, watch, eval, metrics "
                          "(roostctl --help)",
                          argv[1]);
 }

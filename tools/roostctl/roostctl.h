@@ -35,6 +35,7 @@ int roostctl_cmd_apply(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_flag(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_watch(const struct roostctl *g, int argc, char **argv);
+int roostctl_cmd_metrics(const struct roostctl *g, int argc, char **argv);
 
 /* Opens a channel to g->server with g's token. Returns an exit code;
  * prints the reason on failure. */
