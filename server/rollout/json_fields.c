@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Edit distance of short names, for "did you mean". */
+/* Edit distance of short names, counting a swap of two neighbouring
+ * letters as one edit ("tpc" is one edit from "tcp"): optimal string
+ * alignment distance. */
 static size_t distance(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b), prev[33], cur[33];
+    size_t la = strlen(a), lb = strlen(b), prev2[33], prev[33], cur[33];
 
     if (la > 32 || lb > 32)
         return SIZE_MAX;
@@ -28,7 +30,11 @@ static size_t distance(const char *a, const char *b)
             size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
             size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
             cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < cur[j])
+                cur[j] = prev2[j - 2] + 1;
         }
+        memcpy(prev2, prev, (lb + 1) * sizeof *prev);
         memcpy(prev, cur, (lb + 1) * sizeof *prev);
     }
     return prev[lb];
