@@ -310,12 +310,13 @@ roost_status metrics_row_add(struct store_txn *t, struct metrics_merger *w, enum
                                    "%s: the sketch holds %llu values but count is %llu", where,
                                    (unsigned long long)w->incoming.count,
                                    (unsigned long long)count);
-        if (roost_sketch_merge(&w->stored, &w->incoming) != ROOST_OK)
-            return roost_error_set(err, ROOST_EINVAL, "%s: the sketch's counts would overflow",
-                                   where);
+        if (w->stored.count > UINT64_MAX - w->incoming.count)
+            return roost_error_set(err, ROOST_EINVAL,
+                                   "%s: the sketch's count of values would overflow", where);
         /* An infinite sketch sum would encode, then never decode again:
-         * the row would be lost for good, so it is refused here. */
-        if (!isfinite(w->stored.sum))
+         * the row would be lost for good, so it is refused here (the merge
+         * refuses it too). */
+        if (roost_sketch_merge(&w->stored, &w->incoming) != ROOST_OK || !isfinite(w->stored.sum))
             return roost_error_set(err, ROOST_EINVAL,
                                    "%s: the sketch's sum of values would become infinite; values "
                                    "this large cannot be aggregated",

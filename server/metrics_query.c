@@ -59,8 +59,9 @@ static roost_status add_row(struct metrics_agg *a, const struct metrics_row *r, 
                                    "metrics tables are damaged");
         if (roost_sketch_merge(&a->sketch, &a->scratch) != ROOST_OK)
             return roost_error_set(err, ROOST_ELIMIT,
-                                   "the window's latency sketch would count more than 2^64 - 1 "
-                                   "values; query shorter windows (a smaller step)");
+                                   "the window's latency sketch would hold more than 2^64 - 1 "
+                                   "values or a sum of values beyond a double; query shorter "
+                                   "windows (a smaller step)");
     }
     a->count += r->count;
     a->successes += r->successes; /* <= count in every row, so <= a->count */
