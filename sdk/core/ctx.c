@@ -137,7 +137,7 @@ void roost_ctx_lookup(const roost_ctx *ctx, const char *path, uint32_t len, uint
         return;
     for (uint32_t i = 0; i < ctx->count; i++) {
         const roost_ctx_attr *a = &ctx->attrs[i];
-        if (a->hash != hash || a->key_len != len || memcmp(a->key, path, len) != 0)
+        if (a->hash != hash || a->key_len != len || !roost_bytes_eq(a->key, path, len))
             continue;
         switch (a->type) {
         case CTX_STRING:

@@ -141,7 +141,10 @@ enum { CMP_EQ = 0, CMP_SEQ, CMP_NE, CMP_SNE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP
  * comparisons read it. Interpreted regions never touch it. */
 enum {
     CMP_MODE_COMPILED = 0, /* compareCheck(b, prev register) */
-    CMP_MODE_INTERP,       /* comparisonFunc(a, b) */
+    CMP_MODE_INTERP,       /* comparisonFunc(a, b) = compareCheck(b, a): also a compiled
+                            * comparison whose b leaves prev alone (a constant) */
+    CMP_MODE_SELF,         /* compareCheck(b, b): a compiled comparison whose b is a var,
+                            * which is the last thing to set prev */
     CMP_MODE__COUNT
 };
 
@@ -223,6 +226,61 @@ static inline uint32_t roost_fnv1a(const void *data, size_t len, uint32_t h)
 static inline uint32_t roost_path_hash(const char *path, size_t len)
 {
     return roost_fnv1a(path, len, ROOST_FNV_BASIS);
+}
+
+/* Hash of a flag key for roost_flagset_find: 8 bytes per step, so a
+ * 30-byte key costs four multiplies rather than FNV's thirty dependent
+ * ones (the lookup was a third of a static evaluation). Computed when an
+ * image loads and when a key is looked up; never stored in images. */
+static inline uint32_t roost_key_hash(const char *key, size_t len)
+{
+    const uint64_t k = 0x9E3779B97F4A7C15ull;
+    uint64_t h = (uint64_t)len * k;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, key + i, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    if (i < len) {
+        /* The tail: the last 8 bytes (overlapping the previous word) when
+         * the key is long enough, else the bytes one by one; a
+         * variable-length memcpy here costs a store-forwarding stall. */
+        uint64_t w = 0;
+        if (len >= 8) {
+            memcpy(&w, key + len - 8, 8);
+        } else {
+            for (size_t j = 0; j < len; j++)
+                w |= (uint64_t)(uint8_t)key[j] << (8 * j);
+        }
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* a[0..len) == b[0..len) for the short keys and paths of hot lookups,
+ * without a call: word compares, memcmp only past 16 bytes. */
+static inline bool roost_bytes_eq(const char *a, const char *b, size_t len)
+{
+    uint64_t x, y;
+    if (len >= 8) {
+        if (len > 16)
+            return memcmp(a, b, len) == 0;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+        memcpy(&x, a + len - 8, 8); /* overlapping tail */
+        memcpy(&y, b + len - 8, 8);
+        return x == y;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 /* Operand bytes after each opcode; -1 for OP_FRAC (1 + its n). */

@@ -1,8 +1,8 @@
 /* Key -> flag lookup for a snapshot of loaded flags, in caller memory.
  *
  * An open-addressing table of flag indexes (slot value 0 = empty, i + 1 =
- * flags[i]) probed linearly from the key's FNV-1a hash, which roost_flag_load
- * already computed. The slot is chosen with a multiply-shift instead of a
+ * flags[i]) probed linearly from the key's hash (roost_key_hash), which
+ * roost_flag_load already computed. The slot is chosen with a multiply-shift instead of a
  * modulo so any table size works without a division (slow on Cortex-M0).
  * The table is built once per snapshot and only read afterwards, so lookups
  * need no locks. With nslots >= 2 * count probes stay short; nslots > count
@@ -54,14 +54,14 @@ const roost_flag *roost_flagset_find(const roost_flagset *set, const char *key, 
 {
     if (!set || !key || set->nslots == 0)
         return NULL;
-    uint32_t h = roost_fnv1a(key, key_len, ROOST_FNV_BASIS);
+    uint32_t h = roost_key_hash(key, key_len);
     uint32_t s = home(h, set->nslots);
     for (;;) {
         uint32_t v = set->slots[s];
         if (v == 0)
             return NULL;
         const roost_flag *f = &set->flags[v - 1];
-        if (f->key_hash == h && f->key_len == key_len && memcmp(f->key, key, key_len) == 0)
+        if (f->key_hash == h && f->key_len == key_len && roost_bytes_eq(f->key, key, key_len))
             return f;
         if (++s == set->nslots)
             s = 0;

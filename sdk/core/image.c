@@ -510,7 +510,7 @@ roost_status roost_flag_load(roost_flag *flag, const void *image, size_t len, ro
     for (uint32_t i = 0; i < f.key_len; i++)
         if (!key_char((uint8_t)f.key[i]))
             CORRUPT("flag key has a character outside [A-Za-z0-9._-]");
-    f.key_hash = roost_fnv1a(f.key, f.key_len, ROOST_FNV_BASIS);
+    f.key_hash = roost_key_hash(f.key, f.key_len);
 
     uint32_t voff = ri_u32(img + RI_OFF_VARIANTS);
     if (!range_ok(size, voff, (uint64_t)f.n_variants * RI_VARIANT_LEN))

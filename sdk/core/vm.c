@@ -824,10 +824,19 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
         case OP_FALSE:
             set_bool(sp++, false);
             break;
-        case OP_CONST:
-            roost_const_value(vm->flag, ri_u16(code + pc), sp++);
+        case OP_CONST: {
+            uint16_t k = ri_u16(code + pc);
+            const uint8_t *e = roost_const_at(vm->flag, k);
             pc += 2;
+            if (e[0] == RK_STR) { /* the common case, inline */
+                set_str(sp, (const char *)e + 7, ri_u32(e + 1));
+                sp->vi = ri_u16(e + 5);
+                sp++;
+            } else {
+                roost_const_value(vm->flag, k, sp++);
+            }
             break;
+        }
         case OP_VAR: {
             const uint8_t *e = roost_const_at(vm->flag, ri_u16(code + pc));
             pc += 2;
@@ -867,7 +876,8 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
             pc += 2 + ri_u16(code + pc);
             break;
         case OP_JF: {
-            bool t = roost_logic_truthy(vm->flag, --sp);
+            --sp;
+            bool t = sp->t == RV_BOOL ? sp->f != 0 : roost_logic_truthy(vm->flag, sp);
             pc += 2 + (t ? 0 : ri_u16(code + pc));
             break;
         }
@@ -906,10 +916,23 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
             pc += 2;
             rv c;
             sp--;
+            /* Two strings under ==, ===, != or !==: compareCheck passes
+             * the second through when the value it checks against is a
+             * string or null too (always, for the strict ones). */
+            const rv *against = mode == CMP_MODE_COMPILED ? &vm->prev
+                              : mode == CMP_MODE_SELF   ? &sp[0]
+                                                        : &sp[-1];
+            if (sp[0].t == RV_STR && sp[-1].t == RV_STR && cmp <= CMP_SNE) {
+                if (is_strict(cmp) || against->t == RV_STR || against->t == RV_NULL) {
+                    bool eq = sp[0].len == sp[-1].len &&
+                              roost_bytes_eq(sp[0].u.s, sp[-1].u.s, sp[0].len);
+                    set_bool(&sp[-1], (cmp == CMP_EQ || cmp == CMP_SEQ) ? eq : !eq);
+                    break;
+                }
+            }
             /* Compiled: a OP compareCheck(b, prev register). Interpreted:
              * comparisonFunc(a, b), which is compareCheck(b, a). */
-            if (!compare_check(vm, &sp[0], mode == CMP_MODE_COMPILED ? &vm->prev : &sp[-1],
-                               is_strict(cmp), &c))
+            if (!compare_check(vm, &sp[0], against, is_strict(cmp), &c))
                 return false;
             bool r = roost_vm_js_compare(vm, cmp, &sp[-1], &c, &ok);
             if (!ok)

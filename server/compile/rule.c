@@ -120,6 +120,12 @@ typedef struct rc {
     char path[768];
     size_t plen;
     bool folding; /* compiling a sub-rule that is being folded */
+    /* Whether json-logic-engine's prev, as this code leaves it, can be read:
+     * true inside the second (and later) operand of a compiled comparison,
+     * until an assignment that always follows (and/or, var defaults, a
+     * nested comparison's first operand) hides it. Where it cannot be
+     * read, VARP/PREV are not emitted. */
+    bool prev_live;
     char fold_msg[ROOST_ERROR_MSG_MAX];
 } rc;
 
@@ -706,6 +712,18 @@ static int compile_args(rc *c, const args *a, int from, int to, bool interp, boo
     return R_OK;
 }
 
+/* True when {"var": lower} does not set prev to its value in compiled
+ * code: a computed key (a method call) or the whole context. */
+static bool var_is_dynamic_or_whole(const cJSON *lower)
+{
+    const cJSON *key = cJSON_IsArray(lower) ? cJSON_GetArrayItem(lower, 0) : lower;
+    if (key && cJSON_IsObject(key) && key->child && !is_det(key))
+        return true;
+    if (!key || cJSON_IsNull(key) || (cJSON_IsString(key) && key->valuestring[0] == '\0'))
+        return true;
+    return false;
+}
+
 static int op_var(rc *c, const cJSON *lower, bool interp)
 {
     const cJSON *key = lower, *dflt = NULL;
@@ -716,6 +734,8 @@ static int op_var(rc *c, const cJSON *lower, bool interp)
     int r;
     size_t mark = c->out->code.len;
     rv kv;
+    bool live = !interp && c->prev_live;
+    bool has_default = dflt && !cJSON_IsNull(dflt);
     if (key && cJSON_IsObject(key) && key->child && !is_det(key)) {
         /* A key computed at run time. */
         if ((r = compile_child(c, key, cJSON_IsArray(lower) ? 0 : -1, interp, false)) != R_OK ||
@@ -752,31 +772,38 @@ static int op_var(rc *c, const cJSON *lower, bool interp)
             return nomem(c);
         size_t clen = roost_path_canonical(s, len, canon, 2 * (size_t)len + 1);
         uint16_t k;
-        /* A compiled var assigns json-logic-engine's prev (OP_VARP). */
+        /* A compiled var assigns json-logic-engine's prev (OP_VARP), when
+         * that can be observed; with a default the PREV below does it. */
+        bool set_prev = live && !has_default;
         if (clen == 14 && memcmp(canon, "$flagd.flagKey", 14) == 0) {
             r = emit_op(c, OP_FLAGKEY);
-            if (r == R_OK && !interp)
+            if (r == R_OK && set_prev)
                 r = emit_op(c, OP_PREV);
         } else if (clen == 16 && memcmp(canon, "$flagd.timestamp", 16) == 0) {
             r = emit_op(c, OP_TIMESTAMP);
-            if (r == R_OK && !interp)
+            if (r == R_OK && set_prev)
                 r = emit_op(c, OP_PREV);
         } else if ((r = const_str_kind(c, RK_PATH, canon, clen, &k)) == R_OK) {
-            r = emit_op_u16(c, interp ? OP_VAR : OP_VARP, k);
+            r = emit_op_u16(c, set_prev ? OP_VARP : OP_VAR, k);
         }
         free(canon);
         if (r != R_OK)
             return r;
     }
-    if (dflt && !cJSON_IsNull(dflt)) {
+    if (has_default) {
         size_t at;
-        if ((r = emit_jump(c, OP_COALESCE, &at)) != R_OK ||
-            (r = compile_child(c, dflt, 1, interp, false)) != R_OK)
+        bool saved = c->prev_live;
+        if ((r = emit_jump(c, OP_COALESCE, &at)) != R_OK)
+            return r;
+        c->prev_live = false; /* hidden by the assignment below */
+        r = compile_child(c, dflt, 1, interp, false);
+        c->prev_live = saved;
+        if (r != R_OK)
             return r;
         patch(c, at);
         /* prev = (context?.x ?? default): the final value, after the
          * default's own assignments. */
-        if (!interp && (r = emit_op(c, OP_PREV)) != R_OK)
+        if (live && (r = emit_op(c, OP_PREV)) != R_OK)
             return r;
     }
     return R_OK;
@@ -836,24 +863,73 @@ static int op_cmp(rc *c, uint8_t cmp, const args *a, bool interp)
             return r;
         return emit_op1(c, OP_CMP3, cmp);
     }
-    /* Compiled: ((prev = a) OP compareCheck(b, prev)). */
-    if ((r = compile_args(c, a, 0, 1, interp, lazy)) != R_OK ||
-        (!interp && (r = emit_op(c, OP_PREV)) != R_OK) ||
-        (r = compile_args(c, a, 1, 2, interp, lazy)) != R_OK)
+    bool live = c->prev_live;
+    if (!interp && a->n == 2) {
+        /* Compiled: ((prev = a) OP compareCheck(b, prev)), where b's own
+         * code runs between the assignment and the check. */
+        const cJSON *b = a->item[1];
+        bool b_var = cJSON_IsObject(b) && b->child && strcmp(b->child->string, "var") == 0 &&
+                     !var_is_dynamic_or_whole(b->child);
+        bool b_const = !b_var && is_det(b);
+        c->prev_live = false; /* a is hidden by prev = a */
+        r = compile_args(c, a, 0, 1, false, false);
+        c->prev_live = live;
+        if (r != R_OK)
+            return r;
+        uint8_t mode;
+        if (b_var) {
+            /* The var is the last assignment: the check sees b itself. */
+            mode = CMP_MODE_SELF;
+        } else if (b_const) {
+            /* Nothing in b assigns: the check sees a. */
+            mode = CMP_MODE_INTERP;
+            if (live && (r = emit_op(c, OP_PREV)) != R_OK)
+                return r;
+        } else {
+            mode = CMP_MODE_COMPILED;
+            if ((r = emit_op(c, OP_PREV)) != R_OK)
+                return r;
+            c->prev_live = true;
+        }
+        r = compile_args(c, a, 1, 2, false, false);
+        c->prev_live = live;
+        if (r != R_OK)
+            return r;
+        return emit_op2(c, OP_CMP, cmp, mode);
+    }
+    if (a->n == 2) { /* interpreted: comparisonFunc(a, b) */
+        if ((r = compile_args(c, a, 0, 2, interp, lazy)) != R_OK)
+            return r;
+        return emit_op2(c, OP_CMP, cmp, CMP_MODE_INTERP);
+    }
+    /* Chains of 3+: every step reads and writes prev. */
+    c->prev_live = false;
+    r = compile_args(c, a, 0, 1, interp, lazy);
+    c->prev_live = !interp;
+    if (r == R_OK && !interp)
+        r = emit_op(c, OP_PREV);
+    if (r == R_OK)
+        r = compile_args(c, a, 1, 2, interp, lazy);
+    if (r != R_OK) {
+        c->prev_live = live;
         return r;
-    if (a->n == 2)
-        return emit_op2(c, OP_CMP, cmp, interp ? CMP_MODE_INTERP : CMP_MODE_COMPILED);
+    }
     size_t fails[ROOST_MAX_ARGS];
     int nf = 0;
     for (int i = 1; i < a->n; i++) {
         uint8_t mode = !interp ? CHAIN_COMPILED
                      : a->n == 3 ? CHAIN_PAIRWISE
                      : i == 1 ? CHAIN_LEGACY_FIRST : CHAIN_LEGACY;
-        if (i > 1 && (r = compile_args(c, a, i, i + 1, interp, lazy)) != R_OK)
+        if (i > 1 && (r = compile_args(c, a, i, i + 1, interp, lazy)) != R_OK) {
+            c->prev_live = live;
             return r;
-        if ((r = emit_cmpc(c, cmp, mode, &fails[nf++])) != R_OK)
+        }
+        if ((r = emit_cmpc(c, cmp, mode, &fails[nf++])) != R_OK) {
+            c->prev_live = live;
             return r;
+        }
     }
+    c->prev_live = live;
     if ((r = emit_op(c, OP_CMPE)) != R_OK)
         return r;
     for (int j = 0; j < nf; j++)
@@ -869,11 +945,15 @@ static int op_andor(rc *c, bool is_and, const args *a, bool interp)
         return emit_op(c, OP_NULL);
     size_t ends[ROOST_MAX_ARGS];
     int r;
+    bool live = c->prev_live;
     for (int i = 0; i < a->n; i++) {
-        if ((r = compile_args(c, a, i, i + 1, interp, interp)) != R_OK)
+        c->prev_live = false; /* hidden by prev = x */
+        r = compile_args(c, a, i, i + 1, interp, interp);
+        c->prev_live = live;
+        if (r != R_OK)
             return r;
         /* Compiled: !engine.truthy(prev = x) ? prev : ... */
-        if (!interp && (r = emit_op(c, OP_PREV)) != R_OK)
+        if (!interp && live && (r = emit_op(c, OP_PREV)) != R_OK)
             return r;
         if (i + 1 < a->n && (r = emit_jump(c, is_and ? OP_JFK : OP_JTK, &ends[i])) != R_OK)
             return r;
@@ -971,8 +1051,11 @@ static int op_arith(rc *c, const opdef *op, const args *a, bool interp)
         if (aop == ARITH_ADD || aop == ARITH_SUB) {
             /* Compiled: Array.isArray(prev = x) ? ... : precoerceNumber(+prev).
              * Interpreted: the scalar form '+'(x) / '-'(x). */
-            if ((r = compile_args(c, a, 0, 1, interp, false)) != R_OK ||
-                (!interp && (r = emit_op(c, OP_PREV)) != R_OK))
+            bool live = c->prev_live;
+            c->prev_live = false; /* hidden by prev = x */
+            r = compile_args(c, a, 0, 1, interp, false);
+            c->prev_live = live;
+            if (r != R_OK || (!interp && live && (r = emit_op(c, OP_PREV)) != R_OK))
                 return r;
             uint8_t b[4] = {OP_ARITH, aop, 1, mode};
             return emit(c, b, 4);

@@ -86,6 +86,17 @@ static void equality_follows_javascript_and_compare_check(void **state)
     EXPECT("{\"==\":[42,{\"var\":\"nan_s\"}]}", ODD, "false");
     EXPECT("{\"!=\":[{\"var\":\"age\"},{\"var\":\"email\"}]}", USER, "true");
     EXPECT("{\"==\":[{\"var\":\"user\"},1]}", USER, "GENERAL: *");
+    /* prev is whatever the second operand's code assigned last, however
+     * deep: here the inner var (a non-numeric string), so the check fails. */
+    EXPECT("{\"==\":[0,{\"!\":[{\"var\":\"email\"}]}]}", USER, "GENERAL: *");
+    EXPECT("{\"==\":[0,{\"!\":[{\"==\":[1,{\"var\":\"email\"}]}]}]}", USER, "GENERAL: *");
+    EXPECT("{\"==\":[0,{\"!\":[{\"==\":[{\"var\":\"email\"},\"x\"]}]}]}", USER, "GENERAL: *");
+    EXPECT("{\"==\":[0,{\"!\":[{\"and\":[{\"var\":\"email\"}]}]}]}", USER, "GENERAL: *");
+    EXPECT("{\"==\":[0,{\"!\":[{\"var\":[\"missing\",\"abc\"]}]}]}", USER, "GENERAL: *");
+    /* ...and when nothing in it assigns, prev is the first operand. */
+    EXPECT("{\"==\":[0,{\"!\":[\"abc\"]}]}", USER, "true");
+    EXPECT("{\"==\":[0,{\"!\":[{\"var\":\"\"}]}]}", USER, "true");
+    EXPECT("{\"==\":[0,{\"!\":[{\"if\":[{\"var\":\"email\"},1]}]}]}", USER, "true");
     EXPECT("{\"===\":[{\"var\":\"user\"},{\"var\":\"user\"}]}", USER, "true");
     EXPECT("{\"===\":[[1],[1]]}", NONE, "false");
     /* Fewer than two operands. */
