@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,7 +252,7 @@ static int closed_port(void)
  * its backlog never fills however many checks connect. */
 struct tcp_server {
     int fd, port;
-    volatile int stop;
+    atomic_int stop;
     pthread_t t;
 };
 
@@ -259,7 +260,7 @@ static void *tcp_server_main(void *arg)
 {
     struct tcp_server *s = arg;
 
-    while (!s->stop) {
+    while (!atomic_load(&s->stop)) {
         struct pollfd pf = {s->fd, POLLIN, 0};
         if (poll(&pf, 1, 20) > 0) {
             int c = accept(s->fd, NULL, NULL);
@@ -272,14 +273,14 @@ static void *tcp_server_main(void *arg)
 
 static void tcp_server_start(struct tcp_server *s, int port)
 {
-    s->stop = 0;
+    atomic_store(&s->stop, 0);
     s->fd = listen_on(port, &s->port);
     assert_int_equal(pthread_create(&s->t, NULL, tcp_server_main, s), 0);
 }
 
 static void tcp_server_stop(struct tcp_server *s)
 {
-    s->stop = 1;
+    atomic_store(&s->stop, 1);
     pthread_join(s->t, NULL);
     close(s->fd);
 }
