@@ -127,7 +127,9 @@ static int take_globals(int *argc, char **argv, struct roostctl *g)
             g->json = true;
             continue;
         }
-        if (strcmp(a, "--version") == 0) {
+        /* Before the command only: after it, --version is the command's
+         * own (roostctl metrics --version V, the version label). */
+        if (strcmp(a, "--version") == 0 && out == 1) {
             printf("roostctl %s\n", ROOST_VERSION);
             return ROOSTCTL_EXIT_OK;
         }
