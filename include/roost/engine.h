@@ -161,26 +161,28 @@ void roost_ctx_set_timestamp(roost_ctx *ctx, int64_t unix_seconds);
 /* A loaded flag image. Filled by roost_flag_load; the fields are the
  * engine's. Points into the image bytes, which must outlive it. */
 typedef struct roost_flag {
-    const uint8_t *image;
-    const uint8_t *variants;
-    const uint8_t *metadata;
-    const uint8_t *ctab;  /* constant offset table */
-    const uint8_t *cblob; /* constant entries */
-    const uint8_t *code;
+    /* What a lookup and a static evaluation touch comes first (one cache
+     * line on 64-bit targets). */
     const char *key;
-    uint32_t image_len;
-    uint32_t cblob_len;
-    uint32_t code_len;
     uint32_t key_len;
     uint32_t key_hash;
-    uint16_t n_variants;
-    uint16_t default_variant; /* 0xFFFF: none */
-    uint16_t n_metadata;
-    uint16_t n_consts;
-    uint16_t max_stack;
     uint8_t state;
     uint8_t type;
     uint8_t targeting;
+    uint16_t default_variant; /* 0xFFFF: none */
+    uint16_t n_variants;
+    const uint8_t *image;
+    const uint8_t *variants;
+    const uint8_t *code;
+    uint32_t code_len;
+    const uint8_t *ctab;  /* constant offset table */
+    const uint8_t *cblob; /* constant entries */
+    const uint8_t *metadata;
+    uint32_t image_len;
+    uint32_t cblob_len;
+    uint16_t n_metadata;
+    uint16_t n_consts;
+    uint16_t max_stack;
 } roost_flag;
 
 /* Verifies `len` bytes at `image` and makes `flag` refer to them. On success

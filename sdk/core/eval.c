@@ -100,6 +100,40 @@ static bool read_variant(const roost_flag *f, uint32_t i, enum want w, roost_res
     return true;
 }
 
+/* Runs the rule and names the chosen variant: -1 with *reason DEFAULT for
+ * a null result, -2 for an error already recorded in r. Kept out of
+ * resolve() so that static flags do not pay for the interpreter's frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int run_rule(const roost_flag *f, const roost_ctx *ctx, roost_result *r, roost_reason *reason)
+{
+    roost_vm vm;
+    rv result;
+    vm.flag = f;
+    vm.ctx = ctx;
+    vm.err = NULL;
+    vm.scratch_used = 0;
+    if (!roost_vm_run(&vm, f->code, f->code_len, &result)) {
+        fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_GENERAL, vm.err);
+        return -2;
+    }
+    if (result.t == RV_NULL) {
+        *reason = ROOST_REASON_DEFAULT;
+        return f->default_variant == RI_NO_VARIANT ? -1 : f->default_variant;
+    }
+    bool full;
+    int variant = roost_vm_variant_of(&vm, &result, &full);
+    *reason = ROOST_REASON_TARGETING_MATCH;
+    if (variant < 0) {
+        fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_GENERAL,
+                 full ? "the rule's result is too long to name a variant"
+                      : "the rule chose a variant the flag does not have");
+        return -2;
+    }
+    return variant;
+}
+
 static void resolve(const roost_flag *f, const roost_ctx *ctx, enum want w, roost_result *r)
 {
     int variant;
@@ -115,39 +149,15 @@ static void resolve(const roost_flag *f, const roost_ctx *ctx, enum want w, roos
         fallback(r, ROOST_REASON_DISABLED, ROOST_EVAL_OK, NULL);
         return;
     }
-    if (f->targeting == RI_TARGETING_PARSE_ERROR) {
-        fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_PARSE_ERROR,
-                 "the flag's targeting rule is invalid (see the compiler's warning)");
-        return;
-    }
     if (f->targeting == RI_TARGETING_NONE) {
         variant = f->default_variant == RI_NO_VARIANT ? -1 : f->default_variant;
         reason = variant < 0 ? ROOST_REASON_DEFAULT : ROOST_REASON_STATIC;
-    } else {
-        roost_vm vm;
-        rv result;
-        vm.flag = f;
-        vm.ctx = ctx;
-        vm.err = NULL;
-        vm.scratch_used = 0;
-        if (!roost_vm_run(&vm, f->code, f->code_len, &result)) {
-            fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_GENERAL, vm.err);
-            return;
-        }
-        if (result.t == RV_NULL) {
-            variant = f->default_variant == RI_NO_VARIANT ? -1 : f->default_variant;
-            reason = ROOST_REASON_DEFAULT;
-        } else {
-            bool full;
-            variant = roost_vm_variant_of(&vm, &result, &full);
-            reason = ROOST_REASON_TARGETING_MATCH;
-            if (variant < 0) {
-                fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_GENERAL,
-                         full ? "the rule's result is too long to name a variant"
-                              : "the rule chose a variant the flag does not have");
-                return;
-            }
-        }
+    } else if (f->targeting == RI_TARGETING_PARSE_ERROR) {
+        fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_PARSE_ERROR,
+                 "the flag's targeting rule is invalid (see the compiler's warning)");
+        return;
+    } else if ((variant = run_rule(f, ctx, r, &reason)) == -2) {
+        return;
     }
     if (variant < 0) {
         fallback(r, ROOST_REASON_DEFAULT, ROOST_EVAL_OK, NULL);
