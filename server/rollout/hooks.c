@@ -1147,7 +1147,7 @@ void hook_run(const struct hook_spec *h, const char *rollout, const char *event_
             snprintf(a.what, sizeof a.what, "out of memory preparing the hook");
         }
     }
-    delay = h->backoff_ms > 0 ? h->backoff_ms : 0;
+    delay = h->backoff_ms <= 0 ? 0 : h->backoff_ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : h->backoff_ms;
     for (uint32_t i = 0; ready && i <= h->retries; i++) {
         if (i > 0) {
             sleep_ms(delay);

@@ -1397,15 +1397,17 @@ roost_status prober_create(probe_change_fn on_change, void *user, struct prober 
     p->grpc_inited = true;
     p->cq = grpc_completion_queue_create_for_next(NULL);
     if ((rc = pthread_create(&p->grpc_thread, NULL, grpc_main, p)) != 0) {
+        char why[96];
+        errno_text(rc, why, sizeof why);
         prober_destroy(p);
-        return roost_error_set(err, ROOST_EINTERNAL, "cannot start the gRPC probe thread: %s",
-                               strerror(rc));
+        return roost_error_set(err, ROOST_EINTERNAL, "cannot start the gRPC probe thread: %s", why);
     }
     p->grpc_thread_started = true;
     if ((rc = pthread_create(&p->thread, NULL, prober_main, p)) != 0) {
+        char why[96];
+        errno_text(rc, why, sizeof why);
         prober_destroy(p);
-        return roost_error_set(err, ROOST_EINTERNAL, "cannot start the prober thread: %s",
-                               strerror(rc));
+        return roost_error_set(err, ROOST_EINTERNAL, "cannot start the prober thread: %s", why);
     }
     p->thread_started = true;
     *out = p;
