@@ -290,7 +290,8 @@ static void query_metrics(void *ctx, const struct rpc_request *req, struct rpc_r
     }
     store_abort(&t);
     if (rc != ROOST_OK) {
-        log_begin(&l, LOG_ERROR, "query_metrics_failed");
+        /* Limits are the caller's to adjust; anything else is roostd's. */
+        log_begin(&l, rc == ROOST_ELIMIT ? LOG_WARN : LOG_ERROR, "query_metrics_failed");
         log_str(&l, "scope_key", str_or_empty(in->scope_key));
         log_str(&l, "error", err.msg);
         log_end(&l);
