@@ -220,6 +220,10 @@ static roost_status scan(struct store *st, enum store_table tbl, uint64_t cutoff
     while (store_iter_next(&it, &k, &v)) {
         const uint8_t *key = k.data;
 
+        /* Keys end with "...version \0 | u64 time"; anything else is not a
+         * row key ingest wrote, and is left alone. */
+        if (k.len < 1 + 6 + 8 || k.len > METRICS_KEY_MAX || key[k.len - 9] != '\0')
+            continue;
         if (b->n == b->cap || seeks == seek_max) {
             /* Resume here next time: this key has not been looked at. */
             memcpy(b->resume, key, k.len);
@@ -227,10 +231,6 @@ static roost_status scan(struct store *st, enum store_table tbl, uint64_t cutoff
             b->done = false;
             break;
         }
-        /* Keys end with "...version \0 | u64 time"; anything else is not a
-         * row key ingest wrote, and is left alone. */
-        if (k.len < 1 + 6 + 8 || k.len > METRICS_KEY_MAX || key[k.len - 9] != '\0')
-            continue;
         if (store_u64_from_key(key + k.len - 8) < cutoff) {
             memcpy(b->keys[b->n], key, k.len);
             b->lens[b->n++] = k.len;
