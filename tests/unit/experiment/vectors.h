@@ -2,8 +2,11 @@
 #ifndef ROOST_TESTS_EXPERIMENT_VECTORS_H
 #define ROOST_TESTS_EXPERIMENT_VECTORS_H
 
+/* Each test uses some of these tables. */
+#define VECTOR __attribute__((unused)) static const
+
 /* baseline, mde (absolute), alpha, power, arms -> fixed and sequential n per arm */
-static const struct plan_vector { double baseline, mde, alpha, power; unsigned arms;
+VECTOR struct plan_vector { double baseline, mde, alpha, power; unsigned arms;
     double fixed_n, seq_n; } plan_binomial_vectors[] = {
     {0.1, 0.02, 0.05, 0.8, 2, 3840.8474824363, 7349.5783542243},
     {0.1, 0.005, 0.05, 0.8, 2, 57762.6514541294, 110604.3908154122},
@@ -14,7 +17,7 @@ static const struct plan_vector { double baseline, mde, alpha, power; unsigned a
 };
 
 /* mean: sd, mde, alpha, power -> n per arm (statsmodels NormalIndPower, ratio 1) */
-static const struct plan_mean_vector { double sd, mde, alpha, power, n; } plan_mean_vectors[] = {
+VECTOR struct plan_mean_vector { double sd, mde, alpha, power, n; } plan_mean_vectors[] = {
     {1.0, 0.1, 0.05, 0.8, 1569.7721019023},
     {40.0, 2.0, 0.05, 0.9, 8405.9355277527},
     {3.0, 0.25, 0.01, 0.8, 3363.5428268026},
@@ -23,18 +26,18 @@ static const struct plan_mean_vector { double sd, mde, alpha, power, n; } plan_m
 /* Fixed binomial, 3 arms, alpha 0.05: control 1000/10000, t1 1100/10000,
  * t2 1040/10000. Per treatment: z-test p, Holm-adjusted p, absolute
  * (estimate, se, lo, hi) and relative (estimate, se, lo, hi). */
-static const double fixed_binomial_vectors[2][10] = {
+VECTOR double fixed_binomial_vectors[2][10] = {
     {0.021075189273797826, 0.042150378547595652, 0.009999999999999995, 0.004334743360338649, 0.001504059131512114, 0.018495940868487874, 0.099999999999999867, 0.045475268003608293, 0.010870112525620923, 0.18912988747437881},
     {0.35001560005821608, 0.35001560005821608, 0.0039999999999999897, 0.00428, -0.0043886458538314414, 0.012388645853831421, 0.039999999999999813, 0.043649513170251966, -0.045551473756400798, 0.12555147375640041},
 };
 
 /* Fixed mean: control n 500, mean 10, sd 3; treatment n 480, mean 10.6,
  * sd 3.4. Welch p and the normal interval of the difference (alpha 0.05). */
-static const double welch_vector[4] = {0.0035285383553870877, 0.59999999999999998, 0.19792862320535115, 1.0020713767946487};
+VECTOR double welch_vector[4] = {0.0035285383553870877, 0.59999999999999998, 0.19792862320535115, 1.0020713767946487};
 
 /* Sequential binomial, one look: control 500/5000, treatment 560/5000,
  * mde 0.01 absolute, alpha 0.05, power 0.8, 2 arms. tau2, always-valid p,
  * confidence-sequence interval (lo, hi). */
-static const double msprt_vector[4] = {5.2802751575797901e-05, 0.51175324009158618, -0.0091361644020539583, 0.033136164402053955};
+VECTOR double msprt_vector[4] = {5.2802751575797901e-05, 0.51175324009158618, -0.0091361644020539583, 0.033136164402053955};
 
 #endif
