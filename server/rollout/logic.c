@@ -762,7 +762,10 @@ roost_status rollout_command(const struct rollout_spec *spec, const struct rollo
 
     if (!next || !d)
         return roost_error_set(err, ROOST_EINVAL, "rollout_command: NULL next or decision");
-    if ((rc = check_args(spec, st, err)) != ROOST_OK)
+    /* Abort must work even when a changed spec no longer fits the state:
+     * it is the way out of that situation. */
+    rc = cmd == ROLLOUT_CMD_ABORT ? rollout_state_check_basic(spec, st, err) : check_args(spec, st, err);
+    if (rc != ROOST_OK)
         return rc;
     if ((unsigned)cmd > ROLLOUT_CMD_RETRY)
         return roost_error_set(err, ROOST_EINVAL, "rollout_command: unknown command %d", (int)cmd);

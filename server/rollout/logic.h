@@ -131,9 +131,12 @@ void rollout_state_init(struct rollout_state *st);
 
 /* Checks that st is a state this spec can continue (after a restart, or
  * after a changed spec was applied to a running rollout): phase and reasons
- * in range, step <= nsteps, weight <= 100, counters consistent. ROOST_OK or
- * ROOST_ECONFLICT with a message ("state is at step 9 but the rollout has
- * 8 steps"). */
+ * in range, weight <= 100, p-values in [0, 1], and for a running rollout
+ * step <= nsteps and not inside what is now a setWeight step. ROOST_OK or
+ * ROOST_ECONFLICT with a message ("the state is at step 9 but the rollout
+ * has 8 steps"). decide and every command but abort refuse such a state;
+ * abort still works, so a rollout whose steps changed under it can always
+ * be rolled back. */
 roost_status rollout_state_check(const struct rollout_spec *spec, const struct rollout_state *st,
                                  roost_error *err);
 

@@ -30,6 +30,14 @@ void rollout_check_eval(const struct rollout_check *c, const struct check_inputs
  * n2. delta = 0 gives the pooled variance. Exposed for the unit tests. */
 double rollout_fm_variance(double x1, double n1, double x2, double n2, double delta);
 
+/* ---- state.c ------------------------------------------------------------ */
+
+/* The part of rollout_state_check that does not depend on where the state
+ * stands in the spec's steps: enough to abort a rollout whose spec changed
+ * under it. */
+roost_status rollout_state_check_basic(const struct rollout_spec *spec,
+                                       const struct rollout_state *st, roost_error *err);
+
 /* ---- record.c ----------------------------------------------------------- */
 
 /* Writes d->summary and d->record for a decision already filled in (event,

@@ -92,8 +92,9 @@ const char *rollout_end_reason_name(enum rollout_end_reason r)
     return "?";
 }
 
-roost_status rollout_state_check(const struct rollout_spec *spec, const struct rollout_state *st,
-                                 roost_error *err)
+/* Checks every state must pass, whatever the spec: enums, weight, p-values. */
+roost_status rollout_state_check_basic(const struct rollout_spec *spec,
+                                       const struct rollout_state *st, roost_error *err)
 {
     if (!spec || !st)
         return roost_error_set(err, ROOST_EINVAL, "rollout_state_check: NULL argument");
@@ -103,6 +104,34 @@ roost_status rollout_state_check(const struct rollout_spec *spec, const struct r
         return roost_error_set(err, ROOST_ECONFLICT, "%s: the stored state has an unknown phase or reason",
                                spec->name);
     }
+    if (st->weight > 100) {
+        return roost_error_set(err, ROOST_ECONFLICT, "%s: the state has weight %u (over 100)",
+                               spec->name, st->weight);
+    }
+    if (st->phase == ROLLOUT_PAUSED && st->pause_reason == ROLLOUT_PAUSE_NONE) {
+        return roost_error_set(err, ROOST_ECONFLICT, "%s: the state is paused without a reason",
+                               spec->name);
+    }
+    for (size_t i = 0; i < ROLLOUT_MAX_CHECKS; i++) {
+        if (!(st->compare_p[i] >= 0.0 && st->compare_p[i] <= 1.0)) {
+            return roost_error_set(err, ROOST_ECONFLICT, "%s: the state's p-value of check %zu is %g",
+                                   spec->name, i, st->compare_p[i]);
+        }
+    }
+    return ROOST_OK;
+}
+
+roost_status rollout_state_check(const struct rollout_spec *spec, const struct rollout_state *st,
+                                 roost_error *err)
+{
+    roost_status rc = rollout_state_check_basic(spec, st, err);
+
+    if (rc != ROOST_OK)
+        return rc;
+    /* Where a finished or pending rollout stood does not matter: start and
+     * retry begin at step 0, so a changed spec must not block them. */
+    if (st->phase != ROLLOUT_PROGRESSING && st->phase != ROLLOUT_PAUSED)
+        return ROOST_OK;
     if (st->step > spec->nsteps) {
         return roost_error_set(err, ROOST_ECONFLICT,
                                "%s: the state is at step %u but the rollout has %zu steps (apply "
@@ -113,26 +142,11 @@ roost_status rollout_state_check(const struct rollout_spec *spec, const struct r
         return roost_error_set(err, ROOST_ECONFLICT, "%s: the state is inside step %u, past the last step",
                                spec->name, st->step);
     }
-    if (st->weight > 100) {
-        return roost_error_set(err, ROOST_ECONFLICT, "%s: the state has weight %u (over 100)",
-                               spec->name, st->weight);
-    }
-    if (st->phase == ROLLOUT_PAUSED && st->pause_reason == ROLLOUT_PAUSE_NONE) {
-        return roost_error_set(err, ROOST_ECONFLICT, "%s: the state is paused without a reason",
-                               spec->name);
-    }
-    if (st->step_entered && st->step < spec->nsteps &&
-        spec->steps[st->step].kind == ROLLOUT_STEP_SET_WEIGHT) {
+    if (st->step_entered && spec->steps[st->step].kind == ROLLOUT_STEP_SET_WEIGHT) {
         return roost_error_set(err, ROOST_ECONFLICT,
                                "%s: the state is inside step %u, which is now a setWeight step "
-                               "(the steps changed under a running rollout)",
+                               "(the steps changed under a running rollout; abort it)",
                                spec->name, st->step);
-    }
-    for (size_t i = 0; i < ROLLOUT_MAX_CHECKS; i++) {
-        if (!(st->compare_p[i] >= 0.0 && st->compare_p[i] <= 1.0)) {
-            return roost_error_set(err, ROOST_ECONFLICT, "%s: the state's p-value of check %zu is %g",
-                                   spec->name, i, st->compare_p[i]);
-        }
     }
     return ROOST_OK;
 }

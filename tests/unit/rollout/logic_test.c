@@ -1521,8 +1521,16 @@ static void a_state_that_does_not_fit_the_spec_is_a_conflict(void **state)
     st.step = 9;
     assert_int_equal(rollout_decide(spec, &st, T0, NULL, 0, NULL, &next, &d, &err), ROOST_ECONFLICT);
     assert_says(err.msg, "the state is at step 9 but the rollout has 3 steps");
-    assert_int_equal(rollout_command(spec, &st, ROLLOUT_CMD_ABORT, "x", T0, &next, &d, &err), ROOST_ECONFLICT);
+    assert_int_equal(rollout_command(spec, &st, ROLLOUT_CMD_PAUSE, "x", T0, &next, &d, &err), ROOST_ECONFLICT);
     assert_int_equal(rollout_next_wakeup(spec, &st, T0), ROLLOUT_NEVER);
+    /* Abort is the way out, and a rolled-back rollout can be retried. */
+    assert_int_equal(rollout_command(spec, &st, ROLLOUT_CMD_ABORT, "x", T0, &next, &d, &err), ROOST_OK);
+    assert_int_equal(next.weight, 0);
+    st = next;
+    assert_int_equal(rollout_command(spec, &st, ROLLOUT_CMD_RETRY, "x", T0, &next, &d, &err), ROOST_OK);
+    assert_int_equal(next.step, 0);
+    st.weight = 101;
+    assert_int_equal(rollout_command(spec, &st, ROLLOUT_CMD_ABORT, "x", T0, &next, &d, &err), ROOST_ECONFLICT);
     spec_release(spec);
 }
 
