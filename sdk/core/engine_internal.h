@@ -125,6 +125,10 @@ enum {
     OP_THROW,      /* u8 reason: fail with GENERAL (verified as if it pushed a value) */
     OP_SELECT,     /* pop else, then, cond; push truthy(cond) ? then : else (eager if) */
     OP_CMP3,       /* u8 cmp: pop c, b, a; push a OP b && b OP c, interpreted semantics */
+    OP_RETC,       /* u16 k: stop with constant k as the result (stack must be empty) */
+    OP_CMPJF,      /* u8 cmp, u8 mode, u16 rel: OP_CMP then OP_JF, fused (an if condition) */
+    OP_NOTA,       /* u8 double: interpreted `!`/`!!` of one value: an array value stands
+                    * for its first element (json-logic-engine's unary unwrapping) */
     OP__COUNT
 };
 
@@ -270,21 +274,24 @@ static inline uint32_t roost_key_hash(const char *key, size_t len)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* a[0..len) == b[0..len) for the short keys and paths of hot lookups,
- * without a call: word compares, memcmp only past 16 bytes. */
+/* a[0..len) == b[0..len) for the short keys, paths and values of hot
+ * lookups, without a call: word compares (overlapping at the tail), memcmp
+ * only past 32 bytes. */
 static inline bool roost_bytes_eq(const char *a, const char *b, size_t len)
 {
-    uint64_t x, y;
+    uint64_t x[4], y[4];
     if (len >= 8) {
-        if (len > 16)
+        if (len > 32)
             return memcmp(a, b, len) == 0;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return false;
-        memcpy(&x, a + len - 8, 8); /* overlapping tail */
-        memcpy(&y, b + len - 8, 8);
-        return x == y;
+        size_t half = len > 16 ? 16 : 8; /* head and tail, each `half` bytes */
+        memcpy(x, a, half);
+        memcpy(y, b, half);
+        memcpy(x + 2, a + len - half, half);
+        memcpy(y + 2, b + len - half, half);
+        uint64_t d = (x[0] ^ y[0]) | (x[2] ^ y[2]);
+        if (half == 16)
+            d |= (x[1] ^ y[1]) | (x[3] ^ y[3]);
+        return d == 0;
     }
     for (size_t i = 0; i < len; i++)
         if (a[i] != b[i])
@@ -342,10 +349,13 @@ typedef struct roost_vm {
 } roost_vm;
 
 /* Runs the program code[0..len) of vm->flag (whose constants it reads) for
- * vm->ctx. Returns true with the result in *out, or false with vm->err set
- * (flagd's GENERAL error). The program must have passed roost_code_verify
- * (or come from the compiler, which emits only verified shapes). */
-bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out);
+ * vm->ctx. Returns true with *out pointing at the result (a slot of
+ * vm->stack: valid while vm is), or false with vm->err set (flagd's GENERAL
+ * error). The program must have passed roost_code_verify (or come from
+ * the compiler, which emits only verified shapes). A pointer rather than a
+ * copy: the result was just written, and copying it whole would stall on
+ * store forwarding at the end of every evaluation. */
+bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, const rv **out);
 
 /* Checks that code[0..len) is safe to run against constants of `flag`:
  * known opcodes, operands in range, forward jumps to instruction starts,

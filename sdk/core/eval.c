@@ -109,7 +109,7 @@ __attribute__((noinline))
 static int run_rule(const roost_flag *f, const roost_ctx *ctx, roost_result *r, roost_reason *reason)
 {
     roost_vm vm;
-    rv result;
+    const rv *result;
     vm.flag = f;
     vm.ctx = ctx;
     vm.err = NULL;
@@ -118,12 +118,12 @@ static int run_rule(const roost_flag *f, const roost_ctx *ctx, roost_result *r, 
         fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_GENERAL, vm.err);
         return -2;
     }
-    if (result.t == RV_NULL) {
+    if (result->t == RV_NULL) {
         *reason = ROOST_REASON_DEFAULT;
         return f->default_variant == RI_NO_VARIANT ? -1 : f->default_variant;
     }
     bool full;
-    int variant = roost_vm_variant_of(&vm, &result, &full);
+    int variant = roost_vm_variant_of(&vm, result, &full);
     *reason = ROOST_REASON_TARGETING_MATCH;
     if (variant < 0) {
         fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_GENERAL,

@@ -34,7 +34,7 @@ static const int8_t operand_len[OP__COUNT] = {
     [OP_COALESCE] = 2, [OP_NOT] = 0,  [OP_NOTNOT] = 0, [OP_CMP] = 2,       [OP_CMPC] = 4,
     [OP_CMPE] = 0,   [OP_ARITH] = 3,  [OP_MINMAX] = 2, [OP_IN] = 0,        [OP_INL] = 1,
     [OP_CAT] = 2,    [OP_SUBSTR] = 1, [OP_STRCMP] = 2, [OP_SEMVER] = 1,    [OP_FRAC] = -1,
-    [OP_THROW] = 1,  [OP_SELECT] = 0, [OP_CMP3] = 1,
+    [OP_THROW] = 1,  [OP_SELECT] = 0, [OP_CMP3] = 1,  [OP_RETC] = 2,  [OP_CMPJF] = 4,  [OP_NOTA] = 1,
 };
 
 static const char *const op_names[OP__COUNT] = {
@@ -49,6 +49,7 @@ static const char *const op_names[OP__COUNT] = {
     [OP_INL] = "INL",         [OP_CAT] = "CAT",         [OP_SUBSTR] = "SUBSTR",
     [OP_STRCMP] = "STRCMP",   [OP_SEMVER] = "SEMVER",   [OP_FRAC] = "FRAC",
     [OP_THROW] = "THROW",     [OP_SELECT] = "SELECT",   [OP_CMP3] = "CMP3",
+    [OP_RETC] = "RETC",       [OP_CMPJF] = "CMPJF",     [OP_NOTA] = "NOTA",
 };
 
 int roost_op_operand_len(uint8_t op)
@@ -264,6 +265,29 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
             depth = depth - slots + 1;
             break;
         }
+        case OP_RETC: {
+            uint16_t k = ri_u16(o);
+            if (k >= f->n_consts || const_kind(f, k) == RK_PATH)
+                BAD("RETC needs a value constant");
+            if (depth != 0)
+                BAD("RETC with values left on the stack");
+            depth = 1; /* the result, for the maximum */
+            terminal = true;
+            break;
+        }
+        case OP_CMPJF:
+            NEED(2);
+            if (o[0] >= CMP__COUNT || o[1] >= CMP_MODE__COUNT)
+                BAD("unknown comparison or mode");
+            depth -= 2;
+            jumps = true;
+            jump_depth = depth;
+            break;
+        case OP_NOTA:
+            NEED(1);
+            if (o[0] > 1)
+                BAD("bad NOTA operand");
+            break;
         case OP_SELECT:
             NEED(3);
             depth -= 2;
@@ -285,7 +309,7 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
             BAD("unknown opcode");
         }
         if (jumps) {
-            uint32_t target = next + ri_u16(o + (op == OP_CMPC ? 2 : 0));
+            uint32_t target = next + ri_u16(o + (op == OP_CMPC || op == OP_CMPJF ? 2 : 0));
             if (target >= len)
                 BAD("jump past the end of the program");
             if (!add_pending(pend, &npend, target, jump_depth, why))

@@ -34,9 +34,46 @@
         return false;                                                                              \
     } while (0)
 
+/* For operators that return their value (in registers: writing it through
+ * a pointer and copying it to the stack costs a store-forwarding stall):
+ * record the error and return null; the loop checks vm->err. */
+#define FAILV(msg)                                                                                 \
+    do {                                                                                           \
+        vm->err = (msg);                                                                           \
+        return null_rv();                                                                          \
+    } while (0)
+
 static const char *const MSG_SCRATCH = "a string built by the rule exceeds the evaluation "
                                        "scratch buffer (ROOST_EVAL_SCRATCH)";
 static const char *const MSG_NAN = "arithmetic or comparison on a value that is not a number";
+
+static inline rv null_rv(void)
+{
+    rv v;
+    v.t = RV_NULL;
+    v.f = 0;
+    v.vi = 0;
+    v.len = 0;
+    v.u.s = NULL;
+    return v;
+}
+
+static inline rv bool_rv(bool b)
+{
+    rv v = null_rv();
+    v.t = RV_BOOL;
+    v.f = b;
+    return v;
+}
+
+static inline rv str_rv(const char *s, uint32_t len)
+{
+    rv v = null_rv();
+    v.t = RV_STR;
+    v.u.s = s;
+    v.len = len;
+    return v;
+}
 
 static void set_null(rv *v)
 {
@@ -510,13 +547,13 @@ static bool op_substr(roost_vm *vm, int n, rv *args, rv *out)
 /* cat: '' + a + b ... in the compiled form (null prints "null"); the
  * interpreted form skips null; a single non-array operand calls its
  * toString() (TypeError on null). */
-static bool op_cat(roost_vm *vm, int n, unsigned mode, rv *args, rv *out)
+static rv op_cat(roost_vm *vm, int n, unsigned mode, rv *args)
 {
     if (mode & MODE_UNARY) {
         /* cat.method(x): a string is itself, an array is concatenated with
          * nulls skipped, anything else is x.toString(). */
         if (args[0].t == RV_NULL)
-            FAIL("cat of null"); /* null.toString() */
+            FAILV("cat of null"); /* null.toString() */
         if (args[0].t == RV_ARR) {
             const uint8_t *e = roost_const_at(vm->flag, args[0].len);
             uint16_t count = ri_u16(e + 2);
@@ -529,23 +566,21 @@ static bool op_cat(roost_vm *vm, int n, unsigned mode, rv *args, rv *out)
                 if (el.t == RV_NULL)
                     continue;
                 if (!roost_vm_to_string(vm, &el, &s, &len))
-                    FAIL(MSG_SCRATCH);
+                    FAILV(MSG_SCRATCH);
                 if (s == vm->scratch + mark && len == vm->scratch_used - mark)
                     continue;
                 char *o = roost_vm_alloc(vm, len);
                 if (!o)
-                    FAIL(MSG_SCRATCH);
+                    FAILV(MSG_SCRATCH);
                 memmove(o, s, len);
             }
-            set_str(out, vm->scratch + start, vm->scratch_used - start);
-            return true;
+            return str_rv(vm->scratch + start, vm->scratch_used - start);
         }
     }
-    if (n == 1 && args[0].t == RV_STR) {
-        *out = args[0];
-        out->vi = 0;
-        return true;
-    }
+    if (n == 0)
+        return str_rv("", 0);
+    if (n == 1 && args[0].t == RV_STR)
+        return str_rv(args[0].u.s, args[0].len);
     uint32_t start = vm->scratch_used;
     for (int i = 0; i < n; i++) {
         if (args[i].t == RV_NULL && (mode & MODE_INTERP))
@@ -554,35 +589,31 @@ static bool op_cat(roost_vm *vm, int n, unsigned mode, rv *args, rv *out)
         uint32_t len;
         uint32_t mark = vm->scratch_used;
         if (!roost_vm_to_string(vm, &args[i], &s, &len))
-            FAIL(MSG_SCRATCH);
+            FAILV(MSG_SCRATCH);
         if (s == vm->scratch + mark && len == vm->scratch_used - mark)
             continue; /* formatted in place */
         char *o = roost_vm_alloc(vm, len);
         if (!o)
-            FAIL(MSG_SCRATCH);
+            FAILV(MSG_SCRATCH);
         memmove(o, s, len);
     }
-    set_str(out, vm->scratch + start, vm->scratch_used - start);
-    return true;
+    return str_rv(vm->scratch + start, vm->scratch_used - start);
 }
 
 /* in: (haystack || []).includes(needle). */
-static bool op_in(roost_vm *vm, const rv *needle, const rv *hay, rv *out)
+static rv op_in(roost_vm *vm, const rv *needle, const rv *hay)
 {
-    if (!roost_js_truthy(hay)) {
-        set_bool(out, false);
-        return true;
-    }
+    if (!roost_js_truthy(hay))
+        return bool_rv(false);
     if (hay->t == RV_STR) {
         const char *s;
         uint32_t len;
         if (!roost_vm_to_string(vm, needle, &s, &len))
-            FAIL(MSG_SCRATCH);
+            FAILV(MSG_SCRATCH);
         bool found = len == 0;
         for (uint32_t i = 0; !found && len <= hay->len && i <= hay->len - len; i++)
             found = memcmp(hay->u.s + i, s, len) == 0;
-        set_bool(out, found);
-        return true;
+        return bool_rv(found);
     }
     if (hay->t == RV_ARR) {
         const uint8_t *e = roost_const_at(vm->flag, hay->len);
@@ -593,23 +624,19 @@ static bool op_in(roost_vm *vm, const rv *needle, const rv *hay, rv *out)
             roost_const_value(vm->flag, ri_u16(e + 4 + 2 * i), &el);
             found = roost_js_same_value_zero(&el, needle);
         }
-        set_bool(out, found);
-        return true;
+        return bool_rv(found);
     }
-    FAIL("in: the second operand is neither a string nor an array");
+    FAILV("in: the second operand is neither a string nor an array");
 }
 
 /* starts_with / ends_with: exactly two strings, else null. */
-static void op_strcmp(int which, int n, const rv *args, rv *out)
+static rv op_strcmp(int which, int n, const rv *args)
 {
-    if (n != 2 || args[0].t != RV_STR || args[1].t != RV_STR) {
-        set_null(out);
-        return;
-    }
+    if (n != 2 || args[0].t != RV_STR || args[1].t != RV_STR)
+        return null_rv();
     const rv *s = &args[0], *p = &args[1];
-    bool r = p->len <= s->len &&
-             memcmp(which == 0 ? s->u.s : s->u.s + (s->len - p->len), p->u.s, p->len) == 0;
-    set_bool(out, r);
+    return bool_rv(p->len <= s->len &&
+                   memcmp(which == 0 ? s->u.s : s->u.s + (s->len - p->len), p->u.s, p->len) == 0);
 }
 
 /* roost_semver_parse through the run's two-entry cache. */
@@ -633,19 +660,18 @@ static bool parse_cached(roost_vm *vm, const char *s, uint32_t len, roost_semver
 
 /* sem_ver [version, operator, version]: null unless both parse and the
  * operator is one of = != < <= >= > ^ ~. */
-static bool op_semver(roost_vm *vm, int n, const rv *args, rv *out)
+static rv op_semver(roost_vm *vm, int n, const rv *args)
 {
-    set_null(out);
     if (n != 3)
-        return true;
+        return null_rv();
     const char *as, *os, *bs;
     uint32_t al, ol, bl;
     if (!roost_vm_to_string(vm, &args[0], &as, &al) ||
         !roost_vm_to_string(vm, &args[1], &os, &ol) || !roost_vm_to_string(vm, &args[2], &bs, &bl))
-        FAIL(MSG_SCRATCH);
+        FAILV(MSG_SCRATCH);
     roost_semver a, b;
     if (!parse_cached(vm, as, al, &a) || !parse_cached(vm, bs, bl, &b))
-        return true;
+        return null_rv();
     int c = roost_semver_compare(&a, &b);
     bool r;
     if (ol == 1 && os[0] == '=')
@@ -665,9 +691,8 @@ static bool op_semver(roost_vm *vm, int n, const rv *args, rv *out)
     else if (ol == 1 && os[0] == '~')
         r = a.major == b.major && a.minor == b.minor;
     else
-        return true;
-    set_bool(out, r);
-    return true;
+        return null_rv();
+    return bool_rv(r);
 }
 
 /* ----------------------------------------------------------- fractional */
@@ -719,11 +744,10 @@ static double frac_weight(const rv *e, uint32_t count)
 }
 
 /* flagd's fractional: [bucketing key?, [variant, weight?]...]. */
-static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *out)
+static rv op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base)
 {
-    set_null(out);
     if (n < 1)
-        return true;
+        return null_rv();
 
     roost_murmur3 m;
     roost_murmur3_init(&m, 0);
@@ -737,11 +761,11 @@ static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *ou
         roost_ctx_lookup(vm->ctx, tk_path, sizeof tk_path - 1,
                          roost_path_hash(tk_path, sizeof tk_path - 1), &tk);
         if (!roost_js_truthy(&tk))
-            return true;
+            return null_rv();
         const char *s;
         uint32_t len;
         if (!roost_vm_to_string(vm, &tk, &s, &len))
-            FAIL(MSG_SCRATCH);
+            FAILV(MSG_SCRATCH);
         roost_murmur3_update(&m, vm->flag->key, vm->flag->key_len);
         roost_murmur3_update(&m, s, len);
     }
@@ -756,18 +780,18 @@ static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *ou
         if (shapes[i] == RI_FRAC_TABLE) {
             const uint8_t *t = frac_table(vm, slot++);
             if (!t)
-                return true;
+                return null_rv();
             total += ri_u32(t + 4);
             continue;
         }
         double w = frac_entry(vm, shapes[i], slot, tmp, &e, &count) ? frac_weight(e, count) : -1;
         if (w < 0)
-            return true;
+            return null_rv();
         total += w;
         slot += shapes[i] == RI_FRAC_VALUE ? 1 : shapes[i];
     }
     if (total > 2147483647.0)
-        return true;
+        return null_rv();
     uint32_t bucket = roost_bucket(roost_murmur3_final(&m), (uint32_t)total);
 
     /* Pass 2: the first entry whose cumulative weight exceeds the bucket. */
@@ -780,31 +804,31 @@ static bool op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base, rv *ou
             for (uint16_t j = 0; j < entries; j++) {
                 sum += ri_u32(t + 8 + 6 * j + 2);
                 if (sum > (double)bucket) {
-                    roost_const_value(vm->flag, ri_u16(t + 8 + 6 * j), out);
-                    return true;
+                    rv v;
+                    roost_const_value(vm->flag, ri_u16(t + 8 + 6 * j), &v);
+                    return v;
                 }
             }
             continue;
         }
         frac_entry(vm, shapes[i], slot, tmp, &e, &count);
         sum += frac_weight(e, count);
-        if (sum > (double)bucket) {
-            *out = e[0];
-            return true;
-        }
+        if (sum > (double)bucket)
+            return e[0];
         slot += shapes[i] == RI_FRAC_VALUE ? 1 : shapes[i];
     }
-    return true;
+    return null_rv();
 }
 
 /* ----------------------------------------------------------- the loop */
 
-bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
+bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, const rv **out)
 {
     rv *sp = vm->stack; /* next free slot */
     uint32_t pc = 0;
     bool ok = true;
 
+    vm->err = NULL;        /* operators returning values report errors here */
     set_null(&vm->prev); /* compiled rules assign prev before reading it */
     vm->semver_cache[0].s = vm->semver_cache[1].s = NULL;
     vm->semver_next = 0;
@@ -813,7 +837,7 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
         uint8_t op = code[pc++];
         switch (op) {
         case OP_RET:
-            *out = sp[-1];
+            *out = &sp[-1];
             return true;
         case OP_NULL:
             set_null(sp++);
@@ -911,10 +935,26 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
         case OP_NOTNOT:
             set_bool(&sp[-1], roost_logic_truthy(vm->flag, &sp[-1]));
             break;
-        case OP_CMP: {
+        case OP_NOTA: {
+            bool dbl = code[pc++] != 0;
+            rv v = sp[-1];
+            if (v.t == RV_ARR) { /* '!'(array) reads value[0] */
+                const uint8_t *e = roost_const_at(vm->flag, v.len);
+                if (ri_u16(e + 2) == 0)
+                    set_null(&v);
+                else
+                    roost_const_value(vm->flag, ri_u16(e + 4), &v);
+            }
+            bool t = roost_logic_truthy(vm->flag, &v);
+            set_bool(&sp[-1], dbl ? t : !t);
+            break;
+        }
+        case OP_CMP:
+        case OP_CMPJF: {
             int cmp = code[pc], mode = code[pc + 1];
             pc += 2;
             rv c;
+            bool r;
             sp--;
             /* Two strings under ==, ===, != or !==: compareCheck passes
              * the second through when the value it checks against is a
@@ -926,19 +966,30 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
                 if (is_strict(cmp) || against->t == RV_STR || against->t == RV_NULL) {
                     bool eq = sp[0].len == sp[-1].len &&
                               roost_bytes_eq(sp[0].u.s, sp[-1].u.s, sp[0].len);
-                    set_bool(&sp[-1], (cmp == CMP_EQ || cmp == CMP_SEQ) ? eq : !eq);
-                    break;
+                    r = (cmp == CMP_EQ || cmp == CMP_SEQ) ? eq : !eq;
+                    goto compared;
                 }
             }
             /* Compiled: a OP compareCheck(b, prev register). Interpreted:
              * comparisonFunc(a, b), which is compareCheck(b, a). */
             if (!compare_check(vm, &sp[0], against, is_strict(cmp), &c))
                 return false;
-            bool r = roost_vm_js_compare(vm, cmp, &sp[-1], &c, &ok);
+            r = roost_vm_js_compare(vm, cmp, &sp[-1], &c, &ok);
             if (!ok)
                 FAIL(MSG_SCRATCH);
-            set_bool(&sp[-1], r);
+        compared:
+            if (op == OP_CMP) {
+                set_bool(&sp[-1], r);
+            } else { /* CMPJF: the bool would be popped and tested at once */
+                sp--;
+                pc += 2 + (r ? 0 : ri_u16(code + pc));
+            }
             break;
+        }
+        case OP_RETC: {
+            roost_const_value(vm->flag, ri_u16(code + pc), sp);
+            *out = sp;
+            return true;
         }
         case OP_CMPC: {
             int cmp = code[pc], mode = code[pc + 1];
@@ -986,8 +1037,8 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
         }
         case OP_IN: { /* (haystack || []).includes(needle): haystack runs first */
             sp--;
-            rv r;
-            if (!op_in(vm, &sp[0], &sp[-1], &r))
+            rv r = op_in(vm, &sp[0], &sp[-1]);
+            if (vm->err)
                 return false;
             sp[-1] = r;
             break;
@@ -1007,10 +1058,8 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
             unsigned mode = code[pc + 1];
             pc += 2;
             sp -= n;
-            rv r;
-            if (n == 0)
-                set_str(&r, "", 0);
-            else if (!op_cat(vm, n, mode, sp, &r))
+            rv r = op_cat(vm, n, mode, sp);
+            if (vm->err)
                 return false;
             *sp++ = r;
             break;
@@ -1028,16 +1077,15 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
             int which = code[pc], n = code[pc + 1];
             pc += 2;
             sp -= n;
-            rv r;
-            op_strcmp(which, n, sp, &r);
+            rv r = op_strcmp(which, n, sp);
             *sp++ = r;
             break;
         }
         case OP_SEMVER: {
             int n = code[pc++];
             sp -= n;
-            rv r;
-            if (!op_semver(vm, n, sp, &r))
+            rv r = op_semver(vm, n, sp);
+            if (vm->err)
                 return false;
             *sp++ = r;
             break;
@@ -1050,8 +1098,8 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, rv *out)
                 slots += shapes[i] == RI_FRAC_VALUE || shapes[i] == RI_FRAC_TABLE ? 1 : shapes[i];
             pc += 1 + (uint32_t)n;
             sp -= slots;
-            rv r;
-            if (!op_frac(vm, n, shapes, sp, &r))
+            rv r = op_frac(vm, n, shapes, sp);
+            if (vm->err)
                 return false;
             *sp++ = r;
             break;

@@ -126,6 +126,11 @@ typedef struct rc {
      * nested comparison's first operand) hides it. Where it cannot be
      * read, VARP/PREV are not emitted. */
     bool prev_live;
+    /* The expression being compiled is the rule's result: it may end the
+     * program itself (RET / RETC) instead of jumping to a shared RET. */
+    bool tail;
+    size_t last_op;    /* offset of the last instruction emitted */
+    size_t last_label; /* the latest jump target patched */
     char fold_msg[ROOST_ERROR_MSG_MAX];
 } rc;
 
@@ -191,27 +196,33 @@ static int emit(rc *c, const void *bytes, size_t n)
     return rbuf_put(&c->out->code, bytes, n) ? R_OK : nomem(c);
 }
 
+static int emit_ins(rc *c, const uint8_t *bytes, size_t n)
+{
+    c->last_op = c->out->code.len;
+    return emit(c, bytes, n);
+}
+
 static int emit_op(rc *c, uint8_t op)
 {
-    return emit(c, &op, 1);
+    return emit_ins(c, &op, 1);
 }
 
 static int emit_op1(rc *c, uint8_t op, uint8_t a)
 {
     uint8_t b[2] = {op, a};
-    return emit(c, b, 2);
+    return emit_ins(c, b, 2);
 }
 
 static int emit_op2(rc *c, uint8_t op, uint8_t a, uint8_t b2)
 {
     uint8_t b[3] = {op, a, b2};
-    return emit(c, b, 3);
+    return emit_ins(c, b, 3);
 }
 
 static int emit_op_u16(rc *c, uint8_t op, uint16_t v)
 {
     uint8_t b[3] = {op, (uint8_t)v, (uint8_t)(v >> 8)};
-    return emit(c, b, 3);
+    return emit_ins(c, b, 3);
 }
 
 /* A forward jump whose target is patched later: returns the offset of its
@@ -226,7 +237,7 @@ static int emit_jump(rc *c, uint8_t op, size_t *at)
 static int emit_cmpc(rc *c, uint8_t cmp, uint8_t mode, size_t *at)
 {
     uint8_t b[5] = {OP_CMPC, cmp, mode, 0, 0};
-    int r = emit(c, b, 5);
+    int r = emit_ins(c, b, 5);
     *at = c->out->code.len - 2;
     return r;
 }
@@ -234,6 +245,7 @@ static int emit_cmpc(rc *c, uint8_t cmp, uint8_t mode, size_t *at)
 /* Points the jump operand at `at` to the current end of the code. */
 static void patch(rc *c, size_t at)
 {
+    c->last_label = c->out->code.len;
     size_t rel = c->out->code.len - (at + 2);
     ri_put16(c->out->code.data + at, (uint16_t)rel);
 }
@@ -523,6 +535,7 @@ static bool may_be_array(const cJSON *n)
 /* ------------------------------------------------------------- codegen */
 
 static int compile_expr(rc *c, const cJSON *n, bool interp);
+static int compile_op_body(rc *c, const opdef *op, const cJSON *lower, bool interp);
 
 /* Runs the code emitted since `mark` (plus a RET) and replaces it with its
  * constant result. */
@@ -543,7 +556,7 @@ static int run_fragment(rc *c, size_t mark)
         return ERR(ROOST_EINTERNAL, "%s: compiler produced an invalid fragment: %s", c->path, why);
     }
     roost_vm vm;
-    rv result;
+    const rv *result;
     vm.flag = &f;
     vm.ctx = NULL;
     vm.err = NULL;
@@ -555,7 +568,8 @@ static int run_fragment(rc *c, size_t mark)
     }
     /* The result may live in vm scratch or the pool; emit_value copies. */
     c->out->code.len = mark;
-    return emit_value(c, &result);
+    rv value = *result;
+    return emit_value(c, &value);
 }
 
 /* Folds a deterministic sub-rule: compile it with interpreted semantics and
@@ -563,10 +577,12 @@ static int run_fragment(rc *c, size_t mark)
 static int fold(rc *c, const cJSON *n)
 {
     size_t mark = c->out->code.len;
-    bool was = c->folding;
+    bool was = c->folding, tail = c->tail;
     c->folding = true;
+    c->tail = false; /* the fragment gets its own RET */
     int r = compile_expr(c, n, true);
     c->folding = was;
+    c->tail = tail;
     if (r != R_OK) {
         c->out->code.len = mark;
         return r;
@@ -809,6 +825,36 @@ static int op_var(rc *c, const cJSON *lower, bool interp)
     return R_OK;
 }
 
+/* True when the last instruction emitted is `op`, ends the code, and no
+ * jump lands right after it, so it can be fused or relied on. */
+static bool ends_with(rc *c, uint8_t op, size_t len)
+{
+    size_t at = c->last_op, end = c->out->code.len;
+    return at < end && at + len == end && c->out->code.data[at] == op && c->last_label != end;
+}
+
+/* Operand i of an `if`. In tail position it ends the program: a constant
+ * becomes RETC, anything else is followed by RET (an `if` inside stays in
+ * tail position and ends every branch itself). */
+static int compile_tail_value(rc *c, const args *a, int i, bool interp, bool lazy)
+{
+    if (!c->tail)
+        return compile_args(c, a, i, i + 1, interp, lazy);
+    size_t mark = c->out->code.len;
+    int r = compile_args(c, a, i, i + 1, interp, lazy);
+    if (r != R_OK)
+        return r;
+    const uint8_t *code = c->out->code.data;
+    if (c->out->code.len == mark + 3 && code[mark] == OP_CONST) {
+        c->out->code.data[mark] = OP_RETC;
+        c->last_op = mark;
+        return R_OK;
+    }
+    if (ends_with(c, OP_RET, 1) || ends_with(c, OP_RETC, 3))
+        return R_OK; /* a nested tail `if` ended its branches */
+    return emit_op(c, OP_RET);
+}
+
 static int op_if(rc *c, const args *a, bool interp)
 {
     if (!a->list)
@@ -830,19 +876,37 @@ static int op_if(rc *c, const args *a, bool interp)
     }
     size_t ends[ROOST_MAX_ARGS];
     int nends = 0, r, i;
+    bool tail = c->tail;
     for (i = 0; i + 1 < n; i += 2) {
         size_t next;
-        if ((r = compile_args(c, a, i, i + 1, run_interp, lazy)) != R_OK ||
-            (r = emit_jump(c, OP_JF, &next)) != R_OK ||
-            (r = compile_args(c, a, i + 1, i + 2, run_interp, lazy)) != R_OK ||
-            (r = emit_jump(c, OP_JMP, &ends[nends++])) != R_OK)
+        c->tail = false;
+        r = compile_args(c, a, i, i + 1, run_interp, lazy);
+        if (r != R_OK)
+            return r;
+        if (ends_with(c, OP_CMP, 3)) {
+            /* The condition is a comparison: compare and branch at once. */
+            uint8_t cmp = c->out->code.data[c->last_op + 1], mode = c->out->code.data[c->last_op + 2];
+            uint8_t b[5] = {OP_CMPJF, cmp, mode, 0, 0};
+            c->out->code.len = c->last_op;
+            r = emit_ins(c, b, 5);
+            next = c->out->code.len - 2;
+        } else {
+            r = emit_jump(c, OP_JF, &next);
+        }
+        if (r != R_OK)
+            return r;
+        c->tail = tail;
+        if ((r = compile_tail_value(c, a, i + 1, run_interp, lazy)) != R_OK)
+            return r;
+        if (!tail && (r = emit_jump(c, OP_JMP, &ends[nends++])) != R_OK)
             return r;
         patch(c, next);
     }
+    c->tail = tail;
     if (i < n)
-        r = compile_args(c, a, i, i + 1, run_interp, lazy);
+        r = compile_tail_value(c, a, i, run_interp, lazy);
     else
-        r = emit_op(c, OP_NULL);
+        r = tail ? emit_op(c, OP_NULL) == R_OK ? emit_op(c, OP_RET) : R_ERR : emit_op(c, OP_NULL);
     if (r != R_OK)
         return r;
     for (int j = 0; j < nends; j++)
@@ -1273,6 +1337,20 @@ static int op_frac(rc *c, const args *a, bool interp)
 
 static int compile_op(rc *c, const opdef *op, const cJSON *lower, bool interp)
 {
+    int r;
+    bool tail = c->tail;
+    if (op->kind != K_IF || !cJSON_IsArray(lower)) {
+        /* Only an if's branches can end the program themselves. */
+        c->tail = false;
+        r = compile_op_body(c, op, lower, interp);
+        c->tail = tail;
+        return r;
+    }
+    return compile_op_body(c, op, lower, interp);
+}
+
+static int compile_op_body(rc *c, const opdef *op, const cJSON *lower, bool interp)
+{
     args a;
     int r;
     if (op->kind == K_VAR)
@@ -1288,6 +1366,11 @@ static int compile_op(rc *c, const opdef *op, const cJSON *lower, bool interp)
             return emit_op(c, op->kind == K_NOT ? OP_TRUE : OP_FALSE);
         if ((r = compile_args(c, &a, 0, 1, interp, false)) != R_OK)
             return r;
+        /* Interpreted, one operand that is not an array literal is passed
+         * as the value itself, and an array value then reads as its first
+         * element; compiled code tests the operand as it is. */
+        if (interp && (a.list ? a.n == 1 && !cJSON_IsArray(a.item[0]) : cJSON_IsObject(a.item[0])))
+            return emit_op1(c, OP_NOTA, op->kind == K_NOTNOT);
         return emit_op(c, op->kind == K_NOT ? OP_NOT : OP_NOTNOT);
     case K_AND: return op_andor(c, true, &a, interp);
     case K_OR: return op_andor(c, false, &a, interp);
@@ -1395,10 +1478,19 @@ roost_status roost_rule_compile(const cJSON *targeting, const rule_env *env, rul
                 c->path, ROOST_MAX_DEPTH);
     if (r == R_OK)
         r = scan_ops(c, out->expanded);
-    if (r == R_OK)
+    size_t start = out->code.len;
+    if (r == R_OK) {
+        c->tail = true;
         r = compile_expr(c, out->expanded, false);
-    if (r == R_OK)
-        r = emit_op(c, OP_RET);
+        c->tail = false;
+    }
+    if (r == R_OK) {
+        const uint8_t *code = out->code.data;
+        if (out->code.len == start + 3 && code[start] == OP_CONST)
+            out->code.data[start] = OP_RETC; /* a constant rule */
+        else if (!ends_with(c, OP_RET, 1) && !ends_with(c, OP_RETC, 3))
+            r = emit_op(c, OP_RET);
+    }
     if (r == R_OK) {
         roost_flag f;
         const char *why;

@@ -113,13 +113,13 @@ static inline const char *rule_result(const char *rule, const char *ctx_json)
             snprintf(out, sizeof out, "CTX: %s", err.msg);
         } else {
             roost_vm vm;
-            rv v;
+            const rv *v;
             vm.flag = &f;
             vm.ctx = &ctx;
             vm.err = NULL;
             vm.scratch_used = 0;
             if (roost_vm_run(&vm, f.code, f.code_len, &v))
-                describe(&vm, &v, out, sizeof out);
+                describe(&vm, v, out, sizeof out);
             else
                 snprintf(out, sizeof out, "GENERAL: %s", vm.err);
         }

@@ -64,6 +64,13 @@ static void if_chains_and_truthiness(void **state)
     /* A non-array operand list is a run-time error (constant: PARSE_ERROR). */
     EXPECT("{\"if\":{\"var\":\"on\"}}", USER, "GENERAL: *");
     EXPECT("{\"if\":true}", NONE, "PARSE: *");
+    /* Shapes the compiler fuses (compare-and-branch, returning from a
+     * branch) next to shapes it must not fuse. */
+    EXPECT("{\"if\":[{\"and\":[{\"var\":\"on\"},{\"==\":[{\"var\":\"age\"},42]}]},\"a\",\"b\"]}", USER, "s:a");
+    EXPECT("{\"if\":[{\"and\":[{\"var\":\"name\"},{\"==\":[{\"var\":\"age\"},42]}]},\"a\",\"b\"]}", USER, "s:b");
+    EXPECT("{\"if\":[{\"!=\":[{\"var\":\"age\"},42]},\"a\",{\"if\":[{\"var\":\"on\"},{\"var\":\"age\"},\"c\"]}]}", USER, "n:42");
+    EXPECT("{\"if\":[{\"or\":[{\"var\":\"name\"},{\"<\":[{\"var\":\"age\"},1]}]},\"a\",{\"and\":[{\"var\":\"on\"},\"z\"]}]}", USER, "s:z");
+    EXPECT("{\"if\":[{\"if\":[{\"var\":\"on\"},{\"==\":[1,1]},false]},{\"if\":[false,1]},2]}", USER, "null");
 }
 
 static void equality_follows_javascript_and_compare_check(void **state)
@@ -135,6 +142,12 @@ static void not_and_double_not(void **state)
     EXPECT("{\"!!\":[\"0\"]}", NONE, "true");
     EXPECT("{\"!!\":[{\"var\":\"score\"},true]}", USER, "false");
     EXPECT("{\"not\":[{\"var\":\"on\"}]}", USER, "false");
+    /* Folded (interpreted), `!!` of an array value tests its first element. */
+    EXPECT("{\"!!\":{\"or\":[[null]]}}", NONE, "false");
+    EXPECT("{\"!!\":[{\"or\":[[0,1]]}]}", NONE, "false");
+    EXPECT("{\"!\":{\"if\":[true,[],1]}}", NONE, "true");
+    EXPECT("{\"if\":[{\"var\":\"on\"},{\"!!\":{\"if\":[true,[0],1]}}]}", USER, "false");
+    EXPECT("{\"!!\":{\"if\":[{\"var\":\"on\"},[0],1]}}", USER, "true");
 }
 
 static void and_or_return_operands(void **state)
