@@ -46,6 +46,7 @@ static const struct command commands[] = {
     {"apply", roostctl_cmd_apply}, {"flag", roostctl_cmd_flag},   {"status", roostctl_cmd_status},
     {"watch", roostctl_cmd_watch},
     {"metrics", roostctl_cmd_metrics},
+    {"experiment", roostctl_cmd_experiment},
 };
 
 int roostctl_fail(int code, const char *fmt, ...)
