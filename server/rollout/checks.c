@@ -506,8 +506,8 @@ static void eval_compare(const struct rollout_check *c, const struct check_input
                  r->verdict == ROLLOUT_VERDICT_FAILED ? "\xe2\x89\xa4" : ">", c->alpha);
     } else {
         rollout_fmt(r->text, sizeof r->text,
-                 "%s %s canary %s vs baseline %s (%+.3g, margin %g), always-valid p %s %s %g",
-                 c->name, c->stat_name, fmt_val(pc, sizeof pc, cs.canary),
+                 "%s%s%s canary %s vs baseline %s (%+.3g, margin %g), always-valid p %s %s %g",
+                 c->name, stat_sep(c), stat_label(c), fmt_val(pc, sizeof pc, cs.canary),
                  fmt_val(pb, sizeof pb, cs.baseline), cs.effect, c->margin, pv,
                  r->verdict == ROLLOUT_VERDICT_FAILED ? "\xe2\x89\xa4" : ">", c->alpha);
     }
