@@ -37,8 +37,15 @@
  * controller that was down for several intervals judges only the last
  * complete interval, not every missed one.
  *
+ * In virtual time the same loop runs at the times rollout_next_wakeup
+ * gives (and whenever simulated probes change); tests/unit/rollout/harness.h
+ * is a complete example driven by simulated per-second aggregates.
+ *
  * Commands from people (start, pause, resume, promote, abort, retry) go
- * through rollout_command and produce a record with the actor's name.
+ * through rollout_command and produce a record with the actor's name. The
+ * controller issues start itself (actor "controller") for a rollout with
+ * autoStart, and promote (actor "hook") when a confirm-promotion hook
+ * succeeds.
  *
  * Decision records are JSON built here, so the controller and the simulator
  * write identical records (docs/rollouts.md, "Decision records").
