@@ -297,6 +297,13 @@ static int run(struct roostd *d)
         store_close(d->store);
         return fail("startup_failed", &err);
     }
+    /* Before the first Report can arrive: it sets the recent-rows mark. */
+    if (metrics_retention_start(d->store, &d->cfg.metrics, &d->retention, &err) != ROOST_OK) {
+        evaluator_destroy(d->evaluator);
+        hub_destroy(d->hub);
+        store_close(d->store);
+        return fail("startup_failed", &err);
+    }
 
     grpc_init();
     ro.threads = d->cfg.threads;
@@ -311,15 +318,7 @@ static int run(struct roostd *d)
         api_flagd_sync_register(d, &err) != ROOST_OK ||
         rpc_server_start(d->rpc, d->cfg.listen, &port, &err) != ROOST_OK) {
         rpc_server_destroy(d->rpc);
-        evaluator_destroy(d->evaluator);
-        hub_destroy(d->hub);
-        store_close(d->store);
-        grpc_shutdown();
-        return fail("startup_failed", &err);
-    }
-    if (metrics_retention_start(d->store, &d->cfg.metrics, &d->retention, &err) != ROOST_OK) {
-        rpc_server_shutdown(d->rpc, 0);
-        rpc_server_destroy(d->rpc);
+        metrics_retention_stop(d->retention);
         evaluator_destroy(d->evaluator);
         hub_destroy(d->hub);
         store_close(d->store);
