@@ -55,6 +55,7 @@ struct agg_entry {
 };
 
 struct agg {
+    uint64_t id; /* process-unique: keys the per-thread name cache */
     size_t limit;
     _Atomic size_t used;
     uint32_t max_series;
@@ -172,6 +173,7 @@ static void sketch_add(struct agg *a, roost_sketch *dst, const roost_sketch *src
 
 roost_status agg_new(size_t memory_limit, uint32_t max_series, struct agg **out)
 {
+    static _Atomic uint64_t next_id = 1;
     struct agg *a;
     uint32_t nb = 64;
 
@@ -179,6 +181,7 @@ roost_status agg_new(size_t memory_limit, uint32_t max_series, struct agg **out)
         return ROOST_EINVAL;
     if (!(a = calloc(1, sizeof *a)))
         return ROOST_ENOMEM;
+    a->id = atomic_fetch_add(&next_id, 1);
     a->limit = memory_limit;
     a->max_series = max_series;
     a->nchunks = (max_series + DIR_CHUNK - 1) / DIR_CHUNK;
@@ -376,6 +379,52 @@ limit:
     pthread_mutex_unlock(&a->reg_mu);
     atomic_fetch_add_explicit(&a->dropped_memory, 1, memory_order_relaxed);
     return ROOST_ELIMIT;
+}
+
+/* Per-thread cache in front of the registry for lookups by name: a service
+ * records the same few series from the same call sites, with the same
+ * string pointers. A hit costs three string compares (the pointers only
+ * say where to look: a caller may reuse a buffer for other names, so the
+ * names are always compared) instead of a hash and a chain walk. Entries
+ * are keyed by the aggregator's process-unique id, never its address, so
+ * an entry of a closed client can never be taken for a new one; a series
+ * is only reached through an entry whose aggregator is the caller's. */
+#define NAME_CACHE 4
+
+struct name_cache {
+    uint64_t agg_id;
+    const char *scope, *arm, *metric;
+    uint8_t kind;
+    struct roost_series *s;
+};
+
+static _Thread_local struct name_cache tl_names[NAME_CACHE];
+
+roost_status agg_series_cached(struct agg *a, roost_scope_kind kind, const char *scope,
+                               const char *arm, const char *metric, struct roost_series **out)
+{
+    struct name_cache *e;
+    roost_status rc;
+
+    if (!arm)
+        arm = "";
+    e = &tl_names[(((uintptr_t)scope >> 4) ^ ((uintptr_t)arm >> 6) ^ ((uintptr_t)metric >> 8)) %
+                  NAME_CACHE];
+    if (e->agg_id == a->id && e->scope == scope && e->arm == arm && e->metric == metric &&
+        e->kind == (uint8_t)kind && scope && metric && strcmp(e->s->scope, scope) == 0 &&
+        strcmp(e->s->arm, arm) == 0 && strcmp(e->s->metric, metric) == 0) {
+        *out = e->s;
+        return ROOST_OK;
+    }
+    if ((rc = agg_series(a, kind, scope, arm, metric, out)) != ROOST_OK)
+        return rc;
+    e->agg_id = a->id;
+    e->scope = scope;
+    e->arm = arm;
+    e->metric = metric;
+    e->kind = (uint8_t)kind;
+    e->s = *out;
+    return ROOST_OK;
 }
 
 /* ---- recording ---------------------------------------------------------- */

@@ -97,6 +97,11 @@ void agg_free(struct agg *a);
 roost_status agg_series(struct agg *a, roost_scope_kind kind, const char *scope, const char *arm,
                         const char *metric, struct roost_series **out);
 
+/* agg_series through a small per-thread cache (same results; for
+ * roost_observe by name). */
+roost_status agg_series_cached(struct agg *a, roost_scope_kind kind, const char *scope,
+                               const char *arm, const char *metric, struct roost_series **out);
+
 /* Records one outcome (value already checked finite and within
  * AGG_VALUE_MAX). Thread-safe. Fails with ELIMIT (memory limit; counted as
  * dropped). */

@@ -653,7 +653,7 @@ roost_status roost_observe(roost_client *c, roost_scope_kind kind, const char *s
 
     if (!c || !value_ok(value))
         return ROOST_EINVAL;
-    if ((rc = agg_series(c->agg, kind, scope, arm, metric, &s)) != ROOST_OK)
+    if ((rc = agg_series_cached(c->agg, kind, scope, arm, metric, &s)) != ROOST_OK)
         return rc;
     return agg_record(c->agg, s->id, value, success);
 }

@@ -262,6 +262,35 @@ static void batches_are_cut_at_the_size_bound(void **state)
     agg_free(a);
 }
 
+static void name_cache_never_confuses_reused_buffers(void **state)
+{
+    struct agg *a, *b;
+    struct roost_series *s1, *s2, *s3, *s4;
+    char scope[16];
+
+    (void)state;
+    assert_int_equal(agg_new(1u << 20, 10, &a), ROOST_OK);
+    assert_int_equal(agg_new(1u << 20, 10, &b), ROOST_OK);
+    strcpy(scope, "first");
+    assert_int_equal(agg_series_cached(a, ROOST_SCOPE_FLAG, scope, "on", "m", &s1), ROOST_OK);
+    assert_int_equal(agg_series_cached(a, ROOST_SCOPE_FLAG, scope, "on", "m", &s2), ROOST_OK);
+    assert_ptr_equal(s1, s2);
+    /* Same pointer, other content: another series. */
+    strcpy(scope, "second");
+    assert_int_equal(agg_series_cached(a, ROOST_SCOPE_FLAG, scope, "on", "m", &s3), ROOST_OK);
+    assert_ptr_not_equal(s3, s1);
+    assert_string_equal(s3->scope, "second");
+    /* Same pointers, another client: its own series. */
+    assert_int_equal(agg_series_cached(b, ROOST_SCOPE_FLAG, scope, "on", "m", &s4), ROOST_OK);
+    assert_ptr_equal(s4->agg, b);
+    /* Another kind with the same names: another series. */
+    assert_int_equal(agg_series_cached(a, ROOST_SCOPE_EXPERIMENT, scope, "on", "m", &s4),
+                     ROOST_OK);
+    assert_ptr_not_equal(s4, s3);
+    agg_free(a);
+    agg_free(b);
+}
+
 /* Recorders on many threads while the interval is cut under them. */
 struct recorder {
     struct agg *a;
@@ -446,6 +475,7 @@ int main(void)
         cmocka_unit_test(memory_limit_drops_and_counts_what_it_cannot_keep),
         cmocka_unit_test(series_limit_is_counted),
         cmocka_unit_test(names_out_of_range_are_refused),
+        cmocka_unit_test(name_cache_never_confuses_reused_buffers),
         cmocka_unit_test(batches_are_cut_at_the_size_bound),
         cmocka_unit_test(concurrent_recording_and_cuts_lose_nothing),
         cmocka_unit_test(ambiguous_failure_resends_the_same_batch),

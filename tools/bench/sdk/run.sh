@@ -14,15 +14,16 @@ tmp=$(mktemp -d)
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
-start() { # name -> address in $tmp/name.ready
+start() { # name: roostd whose address ends up in $tmp/name.ready
     "$bin/server/roostd" --data "$tmp/$1" --listen 127.0.0.1:0 --ready-file "$tmp/$1.ready" \
-        --log-level warn 2>"$tmp/$1.log" &
+        --log-level warn >"$tmp/$1.log" 2>&1 &
     pids="$pids $!"
     i=0; while [ ! -s "$tmp/$1.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-    cat "$tmp/$1.ready"
 }
-empty=$(start empty)
-full=$(start full)
+start empty
+start full
+empty=$(cat "$tmp/empty.ready")
+full=$(cat "$tmp/full.ready")
 python3 tools/bench/sdk/gen_flags.py 1000 "$tmp/flags.json"
 "$bin/tools/roostctl/roostctl" --server "$full" apply -f "$tmp/flags.json" >/dev/null
 

@@ -127,7 +127,9 @@ static void engine_load(struct engine_set *e)
         die("flagset", err.msg);
 }
 
-enum eval_how { BARE, CLIENT, CLIENT_DETAILS };
+/* BARE_RESULT fills the engine's roost_result, the baseline for
+ * CLIENT_DETAILS (which fills roost_details from it). */
+enum eval_how { BARE, BARE_RESULT, CLIENT, CLIENT_DETAILS };
 
 static double time_eval(enum eval_how how, struct engine_set *e, roost_client *c, const char *key,
                         const roost_ctx *ctx, long iters)
@@ -139,11 +141,17 @@ static double time_eval(enum eval_how how, struct engine_set *e, roost_client *c
         int64_t acc = 0;
         double t0 = cpu_now();
         roost_details d;
+        roost_result res;
         switch (how) {
         case BARE:
             for (long i = 0; i < iters; i++)
                 acc += roost_eval_bool(roost_flagset_find(&e->fs, key, strlen(key)), ctx, false,
                                        NULL);
+            break;
+        case BARE_RESULT:
+            for (long i = 0; i < iters; i++)
+                acc += roost_eval_bool(roost_flagset_find(&e->fs, key, strlen(key)), ctx, false,
+                                       &res);
             break;
         case CLIENT:
             for (long i = 0; i < iters; i++)
@@ -166,7 +174,7 @@ static void mode_eval(void)
     roost_client *c = connect_client(0);
     roost_context *ctx;
     const long iters = 2000000;
-    double bs, cs, ds, bt, ct, dt;
+    double bs, rs, cs, ds, bt, rt, ct, dt;
 
     engine_load(&e);
     roost_context_new(4, 0, &ctx);
@@ -174,15 +182,21 @@ static void mode_eval(void)
     roost_context_set_string(ctx, "email", "someone@mail.test");
     /* flag-0: no targeting; flag-1: fractional split on the targeting key. */
     bs = time_eval(BARE, &e, c, "flag-0", roost_context_ctx(ctx), iters);
+    rs = time_eval(BARE_RESULT, &e, c, "flag-0", roost_context_ctx(ctx), iters);
     cs = time_eval(CLIENT, &e, c, "flag-0", roost_context_ctx(ctx), iters);
     ds = time_eval(CLIENT_DETAILS, &e, c, "flag-0", roost_context_ctx(ctx), iters);
     bt = time_eval(BARE, &e, c, "flag-1", roost_context_ctx(ctx), iters);
+    rt = time_eval(BARE_RESULT, &e, c, "flag-1", roost_context_ctx(ctx), iters);
     ct = time_eval(CLIENT, &e, c, "flag-1", roost_context_ctx(ctx), iters);
     dt = time_eval(CLIENT_DETAILS, &e, c, "flag-1", roost_context_ctx(ctx), iters);
     printf("{\"mode\":\"eval\",\"flags\":%zu,\"static_bare_ns\":%.2f,\"static_client_ns\":%.2f,"
-           "\"static_client_details_ns\":%.2f,\"targeted_bare_ns\":%.2f,"
-           "\"targeted_client_ns\":%.2f,\"targeted_client_details_ns\":%.2f}\n",
-           roost_compiled_set_count(e.set), bs, cs, ds, bt, ct, dt);
+           "\"static_bare_result_ns\":%.2f,\"static_client_details_ns\":%.2f,"
+           "\"targeted_bare_ns\":%.2f,\"targeted_client_ns\":%.2f,"
+           "\"targeted_bare_result_ns\":%.2f,\"targeted_client_details_ns\":%.2f,"
+           "\"static_overhead_ns\":%.2f,\"targeted_overhead_ns\":%.2f,"
+           "\"static_details_overhead_ns\":%.2f,\"targeted_details_overhead_ns\":%.2f}\n",
+           roost_compiled_set_count(e.set), bs, cs, rs, ds, bt, ct, rt, dt, cs - bs, ct - bt,
+           ds - rs, dt - rt);
     roost_context_free(ctx);
     roost_client_close(c, NULL);
 }
@@ -378,7 +392,11 @@ static void *ingest_loop(void *arg)
         aggs[i].sketch.len = sketch_len;
         ap[i] = &aggs[i];
     }
-    buf = malloc(roost__v1__report_request__get_packed_size(&req) + 64);
+    /* Room for the largest minute and sequence varints as well. */
+    for (int i = 0; i < INGEST_AGGS; i++)
+        aggs[i].minute = INT64_MAX;
+    req.sequence = UINT64_MAX;
+    buf = malloc(roost__v1__report_request__get_packed_size(&req));
     for (uint64_t seq = 1; wall_now() < it->until; seq++) {
         struct rc_status st;
         uint8_t *resp;
