@@ -57,8 +57,9 @@
  *                 (Bonferroni: a lower bound on the power of Holm and BH).
  *   Verdict       see experiment_analyze below.
  *
- * Memory: struct experiment_analysis is large (about 80 kB with the fixed
- * limits of spec.h): allocate it, do not put it on a small stack.
+ * Memory: struct experiment_analysis is large (about 68 kB with the fixed
+ * limits of spec.h, 16 kB of it the state): allocate it, do not put it on a
+ * small stack.
  */
 #ifndef ROOSTD_EXPERIMENT_ANALYSIS_H
 #define ROOSTD_EXPERIMENT_ANALYSIS_H

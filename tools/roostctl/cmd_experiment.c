@@ -176,13 +176,16 @@ static void print_plan(const struct experiment_plan_input *in, const struct expe
     printf("%s units per arm (%s in total) for the %s\n\n", a, b,
            fixed ? "fixed-horizon test" : "always-valid sequential test");
 
+    char rel[48] = "";
+    if (in->relative)
+        snprintf(rel, sizeof rel, "%+g %% relative = ",
+                 100 * in->mde * (in->direction == EXPERIMENT_DECREASE ? -1 : 1));
     if (rate)
-        printf("  metric     conversion rate, baseline %.2f %% -> %.2f %% (%+.2f points%s)\n",
-               100 * in->baseline, 100 * p->treatment_value, 100 * p->delta,
-               in->relative ? ", relative" : "");
+        printf("  metric     conversion rate, baseline %.2f %% -> %.2f %% (%s%+.2f points)\n",
+               100 * in->baseline, 100 * p->treatment_value, rel, 100 * p->delta);
     else
-        printf("  metric     mean, baseline %g (sd %g) -> %g (%+g%s)\n", in->baseline, in->sd,
-               p->treatment_value, p->delta, in->relative ? ", relative" : "");
+        printf("  metric     mean, baseline %g (sd %g) -> %g (%s%+g)\n", in->baseline, in->sd,
+               p->treatment_value, rel, p->delta);
     if (k == 1)
         printf("  test       two-sided, alpha %g, power %g %%, 2 arms (1 treatment vs the "
                "control)\n\n",

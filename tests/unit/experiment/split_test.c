@@ -128,6 +128,7 @@ static void check_rejects_a_flag_whose_weights_differ(void **state)
     assert_status_says(experiment_split_check(&plan, c.flag, &r, &err), &err, ROOST_ECONFLICT,
                        "experiments.exp: flag 'checkout' does not split units as planned");
     assert_non_null(strstr(err.msg, "(planned 50 %)"));
+    print_message("  %s\n", err.msg);
     assert_false(r.matches); /* the report is filled on a mismatch too */
     assert_true(r.p < EXPERIMENT_SPLIT_CHECK_P);
     release(&c);
@@ -162,6 +163,7 @@ static void check_rejects_a_treatment_as_the_default_variant(void **state)
     assert_status_says(experiment_split_check(&s, c.flag, &r, &err), &err, ROOST_ECONFLICT,
                        "a variant other than the control 'control'; make 'control' the flag's "
                        "defaultVariant");
+    print_message("  %s\n", err.msg);
     release(&c);
 }
 
