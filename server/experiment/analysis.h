@@ -106,7 +106,8 @@ struct experiment_seq_state {
  * rebuilt from a stored analysis JSON by experiment_state_from_json. */
 struct experiment_state {
     uint64_t looks; /* analyses so far */
-    struct experiment_seq_state seq[EXPERIMENT_MAX_METRICS][EXPERIMENT_MAX_ARMS]; /* [m][arm >= 1] */
+    /* [metric][arm], arm >= 1 (the control is not compared with itself) */
+    struct experiment_seq_state seq[EXPERIMENT_MAX_METRICS][EXPERIMENT_MAX_ARMS];
 };
 
 enum experiment_test {
@@ -143,7 +144,8 @@ struct experiment_comparison {
     roost_stats_interval relative; /* b / a - 1 */
     double p;          /* two-sided; 1 when not testable */
     double p_adjusted; /* within the metric's family */
-    double mde_absolute; /* the MDE in the metric's units; 0 when unknown (relative MDE, control 0) */
+    double mde_absolute; /* the MDE in the metric's units; 0 when unknown (a relative
+                            MDE of a control at 0) */
     double power;        /* against the MDE, if read now; -1 when unknown */
     uint64_t needed_control, needed_treatment; /* sample for the planned power; 0 = unknown */
 };

@@ -206,7 +206,8 @@ static roost_status read_seq(const cJSON *q, const char *path, struct experiment
         !read_num(q, "theta0", &t.theta0) || !read_num(q, "p", &t.p) ||
         !read_num(q, "lo", &t.lo) || !read_num(q, "hi", &t.hi) || !read_num(q, "looks", &looks))
         return roost_error_set(err, ROOST_EINVAL,
-                               "%s: expected {tau2, alpha, theta0, p, lo, hi, looks} numbers", path);
+                               "%s: expected {tau2, alpha, theta0, p, lo, hi, looks} numbers",
+                               path);
     if (!(t.tau2 > 0) || !(t.alpha > 0 && t.alpha < 1) || !(t.p >= 0 && t.p <= 1) ||
         !(t.lo <= t.hi) || !(looks >= 1 && looks == floor(looks) && looks < 9007199254740992.0))
         return roost_error_set(err, ROOST_EINVAL,

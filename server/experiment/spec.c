@@ -362,7 +362,8 @@ static roost_status parse_metric(const cJSON *obj, const char *path, enum experi
         return rc;
     if (!name_valid(m->name, EXPERIMENT_METRIC_NAME_MAX))
         return roost_error_set(err, ROOST_EINVAL,
-                               "%s.name: '%s' is not a valid metric name (1-%d of A-Z a-z 0-9 . _ -)",
+                               "%s.name: '%s' is not a valid metric name (1-%d of A-Z a-z 0-9 "
+                               ". _ -)",
                                path, m->name, EXPERIMENT_METRIC_NAME_MAX);
     if ((rc = get_text(obj, "metric", path, false, m->metric, sizeof m->metric, &found, err)))
         return rc;
@@ -531,8 +532,9 @@ static roost_status unknown_flag(const char *path, const char *key,
         names[i] = flags[i].key ? flags[i].key : "";
     json_fields_choices(names, nflags, key, list, sizeof list);
     free(names);
-    return roost_error_set(err, ROOST_EINVAL, "%s.flag: unknown flag '%s' (the document's flags: %s)",
-                           path, key, list);
+    return roost_error_set(err, ROOST_EINVAL,
+                           "%s.flag: unknown flag '%s' (the document's flags: %s)", path, key,
+                           list);
 }
 
 static const char *type_label(roost_value_type t)
@@ -816,7 +818,9 @@ roost_status experiment_spec_parse(const cJSON *obj, const char *name,
                              "%s.minSamplePerArm: %s: a fixed-horizon test is read once, when "
                              "every arm has this many observations of the primary metric "
                              "(`roostctl experiment plan --method fixed` computes it)",
-                             path, found ? "must be above 0" : "missing (required with \"method\": \"fixed\")");
+                             path,
+                             found ? "must be above 0"
+                                   : "missing (required with \"method\": \"fixed\")");
         goto out;
     }
 

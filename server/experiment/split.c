@@ -55,7 +55,8 @@ roost_status experiment_split_rule(const struct experiment_spec *s, cJSON **out,
                                s->name);
 
     /* Arms: {"fractional": [key, ["control", W0], ...]} */
-    if (!(arms = cJSON_CreateObject()) || !(arms_args = cJSON_AddArrayToObject(arms, "fractional")) ||
+    if (!(arms = cJSON_CreateObject()) ||
+        !(arms_args = cJSON_AddArrayToObject(arms, "fractional")) ||
         !cJSON_AddItemToArray(arms_args, bucketing_key(s, "arms")))
         goto nomem;
     for (size_t i = 0; i < s->narms; i++)

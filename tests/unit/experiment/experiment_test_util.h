@@ -61,7 +61,8 @@ static const char base_doc[] =
     "                 \"mdeType\": \"relative\"},"
     "   \"secondary\": [{\"name\": \"revenue\", \"type\": \"mean\", \"direction\": \"increase\","
     "                    \"mde\": 1.0}],"
-    "   \"guardrails\": [{\"name\": \"latency\", \"metric\": \"http.latency_ms\", \"type\": \"mean\","
+    "   \"guardrails\": [{\"name\": \"latency\", \"metric\": \"http.latency_ms\","
+    "                     \"type\": \"mean\","
     "                     \"direction\": \"decrease\", \"mde\": 5}]"
     " }}";
 

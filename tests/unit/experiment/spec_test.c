@@ -184,7 +184,8 @@ static void weights_with_zero_or_three_decimals_are_rejected(void **state)
 static void allocation_outside_0_to_100_is_rejected(void **state)
 {
     (void)state;
-    REJECTS(ROOST_EINVAL, "experiments.exp.allocation: 0 is not a percentage above 0 and at most 100",
+    REJECTS(ROOST_EINVAL,
+            "experiments.exp.allocation: 0 is not a percentage above 0 and at most 100",
             "allocation", "0");
     REJECTS(ROOST_EINVAL, "experiments.exp.allocation: 150 is not a percentage", "allocation",
             "150");
@@ -227,7 +228,8 @@ static void bad_alpha_is_rejected(void **state)
 static void bad_power_is_rejected(void **state)
 {
     (void)state;
-    REJECTS(ROOST_EINVAL, "experiments.exp.metrics.primary.power: 0.3 is not a power in [0.5, 0.999]",
+    REJECTS(ROOST_EINVAL,
+            "experiments.exp.metrics.primary.power: 0.3 is not a power in [0.5, 0.999]",
             "metrics.primary.power", "0.3");
 }
 
@@ -237,7 +239,8 @@ static void metric_without_mde_type_or_direction_is_rejected(void **state)
     REJECTS(ROOST_EINVAL,
             "experiments.exp.metrics.guardrails[0].mde: missing (required: the smallest effect "
             "worth detecting",
-            "metrics.guardrails", "[{\"name\": \"errors\", \"type\": \"binomial\", \"direction\": \"decrease\"}]");
+            "metrics.guardrails",
+            "[{\"name\": \"errors\", \"type\": \"binomial\", \"direction\": \"decrease\"}]");
     REJECTS(ROOST_EINVAL,
             "experiments.exp.metrics.primary.type: missing (required: one of binomial, mean)",
             "metrics.primary.type", NULL);
@@ -269,7 +272,8 @@ static void duplicate_metric_names_are_rejected(void **state)
             "experiments.exp.metrics.guardrails[0].name: 'revenue' is already the name of the "
             "secondary metric",
             "metrics.guardrails",
-            "[{\"name\": \"revenue\", \"type\": \"mean\", \"direction\": \"increase\", \"mde\": 1}]");
+            "[{\"name\": \"revenue\", \"type\": \"mean\", \"direction\": \"increase\","
+            " \"mde\": 1}]");
 }
 
 static void too_many_metrics_are_a_limit(void **state)
