@@ -131,41 +131,49 @@ static void engine_load(struct engine_set *e)
  * CLIENT_DETAILS (which fills roost_details from it). */
 enum eval_how { BARE, BARE_RESULT, CLIENT, CLIENT_DETAILS };
 
-static double time_eval(enum eval_how how, struct engine_set *e, roost_client *c, const char *key,
+/* One timed pass of `how` (ns per evaluation, thread CPU time). */
+static double eval_pass(enum eval_how how, struct engine_set *e, roost_client *c, const char *key,
                         const roost_ctx *ctx, long iters)
 {
-    double t[REPS];
-    size_t klen = strlen(key);
+    int64_t acc = 0;
+    double t0 = cpu_now();
+    roost_details d;
+    roost_result res;
 
-    for (int r = 0; r < REPS; r++) {
-        int64_t acc = 0;
-        double t0 = cpu_now();
-        roost_details d;
-        roost_result res;
-        switch (how) {
-        case BARE:
-            for (long i = 0; i < iters; i++)
-                acc += roost_eval_bool(roost_flagset_find(&e->fs, key, strlen(key)), ctx, false,
-                                       NULL);
-            break;
-        case BARE_RESULT:
-            for (long i = 0; i < iters; i++)
-                acc += roost_eval_bool(roost_flagset_find(&e->fs, key, strlen(key)), ctx, false,
-                                       &res);
-            break;
-        case CLIENT:
-            for (long i = 0; i < iters; i++)
-                acc += roost_client_bool(c, key, ctx, false, NULL);
-            break;
-        case CLIENT_DETAILS:
-            for (long i = 0; i < iters; i++)
-                acc += roost_client_bool(c, key, ctx, false, &d);
-            break;
-        }
-        t[r] = (cpu_now() - t0) / (double)iters * 1e9;
-        sink += acc + (int64_t)klen;
+    switch (how) {
+    case BARE:
+        for (long i = 0; i < iters; i++)
+            acc += roost_eval_bool(roost_flagset_find(&e->fs, key, strlen(key)), ctx, false, NULL);
+        break;
+    case BARE_RESULT:
+        for (long i = 0; i < iters; i++)
+            acc += roost_eval_bool(roost_flagset_find(&e->fs, key, strlen(key)), ctx, false, &res);
+        break;
+    case CLIENT:
+        for (long i = 0; i < iters; i++)
+            acc += roost_client_bool(c, key, ctx, false, NULL);
+        break;
+    case CLIENT_DETAILS:
+        for (long i = 0; i < iters; i++)
+            acc += roost_client_bool(c, key, ctx, false, &d);
+        break;
     }
-    return median(t, REPS);
+    sink += acc;
+    return (cpu_now() - t0) / (double)iters * 1e9;
+}
+
+/* Medians of REPS rounds; each round runs the four ways back to back, so
+ * that a noisy moment on a shared machine hits all of them alike. */
+static void time_evals(struct engine_set *e, roost_client *c, const char *key,
+                       const roost_ctx *ctx, long iters, double out[4])
+{
+    double t[4][REPS];
+
+    for (int r = 0; r < REPS; r++)
+        for (int how = 0; how < 4; how++)
+            t[how][r] = eval_pass((enum eval_how)how, e, c, key, ctx, iters);
+    for (int how = 0; how < 4; how++)
+        out[how] = median(t[how], REPS);
 }
 
 static void mode_eval(void)
@@ -173,30 +181,39 @@ static void mode_eval(void)
     struct engine_set e;
     roost_client *c = connect_client(0);
     roost_context *ctx;
-    const long iters = 2000000;
-    double bs, rs, cs, ds, bt, rt, ct, dt;
+    const long iters = 1000000;
+    double st[4], tg[4];
 
     engine_load(&e);
     roost_context_new(4, 0, &ctx);
     roost_context_set_targeting_key(ctx, "user-12345");
     roost_context_set_string(ctx, "email", "someone@mail.test");
-    /* flag-0: no targeting; flag-1: fractional split on the targeting key. */
-    bs = time_eval(BARE, &e, c, "flag-0", roost_context_ctx(ctx), iters);
-    rs = time_eval(BARE_RESULT, &e, c, "flag-0", roost_context_ctx(ctx), iters);
-    cs = time_eval(CLIENT, &e, c, "flag-0", roost_context_ctx(ctx), iters);
-    ds = time_eval(CLIENT_DETAILS, &e, c, "flag-0", roost_context_ctx(ctx), iters);
-    bt = time_eval(BARE, &e, c, "flag-1", roost_context_ctx(ctx), iters);
-    rt = time_eval(BARE_RESULT, &e, c, "flag-1", roost_context_ctx(ctx), iters);
-    ct = time_eval(CLIENT, &e, c, "flag-1", roost_context_ctx(ctx), iters);
-    dt = time_eval(CLIENT_DETAILS, &e, c, "flag-1", roost_context_ctx(ctx), iters);
+    /* flag-0: no targeting; flag-1: fractional split on the targeting key.
+     * The client must serve the same flags and agree on the value, or the
+     * comparison is void. */
+    {
+        roost_client_stats cs;
+        roost_details d;
+        roost_client_get_stats(c, &cs);
+        roost_client_bool(c, "flag-1", roost_context_ctx(ctx), false, &d);
+        if (cs.flags != roost_compiled_set_count(e.set) || d.error != ROOST_EVAL_OK)
+            die("eval", "roostd does not serve the --flags document (apply it first)");
+    }
+    if (roost_eval_bool(roost_flagset_find(&e.fs, "flag-1", 6), roost_context_ctx(ctx), false,
+                        NULL) != roost_client_bool(c, "flag-1", roost_context_ctx(ctx), false, NULL))
+        die("eval", "the client and the bare engine disagree on flag-1");
+    time_evals(&e, c, "flag-0", roost_context_ctx(ctx), iters, st);
+    time_evals(&e, c, "flag-1", roost_context_ctx(ctx), iters, tg);
     printf("{\"mode\":\"eval\",\"flags\":%zu,\"static_bare_ns\":%.2f,\"static_client_ns\":%.2f,"
            "\"static_bare_result_ns\":%.2f,\"static_client_details_ns\":%.2f,"
            "\"targeted_bare_ns\":%.2f,\"targeted_client_ns\":%.2f,"
            "\"targeted_bare_result_ns\":%.2f,\"targeted_client_details_ns\":%.2f,"
            "\"static_overhead_ns\":%.2f,\"targeted_overhead_ns\":%.2f,"
            "\"static_details_overhead_ns\":%.2f,\"targeted_details_overhead_ns\":%.2f}\n",
-           roost_compiled_set_count(e.set), bs, cs, rs, ds, bt, ct, rt, dt, cs - bs, ct - bt,
-           ds - rs, dt - rt);
+           roost_compiled_set_count(e.set), st[BARE], st[CLIENT], st[BARE_RESULT],
+           st[CLIENT_DETAILS], tg[BARE], tg[CLIENT], tg[BARE_RESULT], tg[CLIENT_DETAILS],
+           st[CLIENT] - st[BARE], tg[CLIENT] - tg[BARE], st[CLIENT_DETAILS] - st[BARE_RESULT],
+           tg[CLIENT_DETAILS] - tg[BARE_RESULT]);
     roost_context_free(ctx);
     roost_client_close(c, NULL);
 }
