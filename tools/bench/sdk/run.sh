@@ -7,10 +7,14 @@ set -eu
 cd "$(dirname "$0")/../../.."
 runs=${1:-5}
 ob=${ROOST_BAZEL_OUTPUT_BASE:+--output_base=$ROOST_BAZEL_OUTPUT_BASE}
-bazel $ob build //server:roostd //tools/roostctl //tools/bench/sdk:sdk_bench 2>&1 |
-    grep -E "^(ERROR|FAILED)" && exit 1 || true
+# ROOST_BENCH_NO_BUILD=1 uses the binaries already in bazel-bin.
+if [ -z "${ROOST_BENCH_NO_BUILD:-}" ]; then
+    bazel $ob build //server:roostd //tools/roostctl //tools/bench/sdk:sdk_bench 2>&1 |
+        grep -E "^(ERROR|FAILED)" && exit 1 || true
+fi
 bin=$(bazel $ob info bazel-bin 2>/dev/null)
-tmp=$(mktemp -d)
+# ROOST_BENCH_TMPDIR=/dev/shm puts roostd's stores on tmpfs (no fsync cost).
+tmp=$(mktemp -d -p "${ROOST_BENCH_TMPDIR:-/tmp}")
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
