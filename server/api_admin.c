@@ -8,6 +8,7 @@
 #include "flags.h"
 #include "log.h"
 #include "roost/version.h"
+#include "rollouts.h"
 #include "roostd.h"
 
 static void reply_status(struct rpc_reply *reply, const roost_error *err)
@@ -43,8 +44,13 @@ static void admin_apply(void *ctx, const struct rpc_request *req, struct rpc_rep
         roost__v1__apply_request__free_unpacked(in, NULL);
         return;
     }
-    if (!in->dry_run)
+    if (!in->dry_run) {
         atomic_fetch_add(&d->applies, 1);
+        if (out.n_rollouts_added + out.n_rollouts_changed + out.n_probes_added +
+            out.n_probes_changed + out.n_probes_removed)
+            rollouts_kick(d->rollouts, out.n_probes_added + out.n_probes_changed +
+                                           out.n_probes_removed > 0);
+    }
     log_begin(&l, LOG_INFO, in->dry_run ? "apply_dry_run" : "apply");
     log_str(&l, "source", source);
     log_str(&l, "flag_set", out.flag_set);
@@ -53,6 +59,10 @@ static void admin_apply(void *ctx, const struct rpc_request *req, struct rpc_rep
     log_u64(&l, "added", out.n_added);
     log_u64(&l, "changed", out.n_changed);
     log_u64(&l, "removed", out.n_removed);
+    log_u64(&l, "rollouts_added", out.n_rollouts_added);
+    log_u64(&l, "rollouts_changed", out.n_rollouts_changed);
+    log_u64(&l, "rollouts_removed", out.n_rollouts_removed);
+    log_u64(&l, "probes_changed", out.n_probes_added + out.n_probes_changed + out.n_probes_removed);
     log_u64(&l, "warnings", out.n_warnings);
     log_end(&l);
     RPC_REPLY_PACK(reply, roost__v1__apply_response, &out);
@@ -145,7 +155,37 @@ static void admin_status(void *ctx, const struct rpc_request *req, struct rpc_re
     out.resyncs = hs.resyncs;
     out.applies = atomic_load(&d->applies);
     out.data_dir = (char *)d->cfg.data_dir;
-    RPC_REPLY_PACK(reply, roost__v1__status_response, &out);
+    {
+        struct probe_status ps[64];
+        Roost__V1__ProbeStatus pm[64], *pp[64];
+        size_t n = rollouts_probe_states(d->rollouts, ps, 64);
+        char **names;
+        size_t nr;
+        roost_error err;
+
+        if (n > 64)
+            n = 64;
+        for (size_t i = 0; i < n; i++) {
+            roost__v1__probe_status__init(&pm[i]);
+            pm[i].name = ps[i].name;
+            pm[i].state = (char *)probe_state_name(ps[i].state);
+            pm[i].circuit = (char *)probe_circuit_name(ps[i].circuit);
+            pm[i].latency_ms = ps[i].latency_ms;
+            pm[i].consecutive_failures = ps[i].consecutive_failures;
+            pm[i].since_unix_ms = ps[i].since_ms;
+            pm[i].detail = ps[i].detail;
+            pp[i] = &pm[i];
+        }
+        out.n_probes = n;
+        out.probes = pp;
+        if (rollouts_names(d->rollouts, &names, &nr, &err) == ROOST_OK) {
+            out.rollouts = (uint32_t)nr;
+            for (size_t i = 0; i < nr; i++)
+                free(names[i]);
+            free(names);
+        }
+        RPC_REPLY_PACK(reply, roost__v1__status_response, &out);
+    }
 }
 
 roost_status api_admin_register(struct roostd *d, roost_error *err)

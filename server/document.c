@@ -2,10 +2,9 @@
  *
  * Checks here are about the document as a whole — its size, JSON syntax
  * (server/compile's parser reports line and column), the known top-level
- * keys and the flag set it names. Everything inside "flags" and
- * "$evaluators" belongs to the flag compiler, which names the flag and the
- * JSON path in its messages. Roost's own resources (rollouts, experiments,
- * probes) join the known top-level keys as they land. */
+ * keys and the flag set it names. Each part has its own strict parser,
+ * which names the JSON path in its messages: the flag compiler for "flags"
+ * and "$evaluators", server/rollout for "rollouts" and "probes". */
 #include "document.h"
 
 #include <cjson/cJSON.h>
@@ -14,8 +13,11 @@
 #include <string.h>
 
 #include "compile/compile.h"
+#include "rollout/probes.h"
+#include "rollout/spec.h"
 
-static const char *const top_level_keys[] = {"$schema", "flags", "$evaluators", "metadata"};
+static const char *const top_level_keys[] = {"$schema", "flags",    "$evaluators",
+                                             "metadata", "rollouts", "probes"};
 
 /* Edit distance, for "did you mean" on misspelled keys. */
 static size_t distance(const char *a, const char *b)
@@ -58,8 +60,8 @@ static roost_status check_top_level(const cJSON *root, roost_error *err)
             return roost_error_set(err, ROOST_EINVAL, "unknown top-level key '%s' (did you mean '%s'?)",
                                    item->string, top_level_keys[best]);
         return roost_error_set(err, ROOST_EINVAL,
-                               "unknown top-level key '%s'; expected flags, $evaluators, metadata "
-                               "or $schema",
+                               "unknown top-level key '%s'; expected flags, $evaluators, metadata, "
+                               "rollouts, probes or $schema",
                                item->string);
     }
     return ROOST_OK;
@@ -143,6 +145,87 @@ static roost_status take_compiled(const roost_compiled_set *set, struct flag_doc
     return ROOST_OK;
 }
 
+/* "probes": each checked by the prober's parser; stored as compact JSON. */
+static roost_status take_probes(const cJSON *root, struct flag_doc *out, roost_error *err)
+{
+    const cJSON *probes = cJSON_GetObjectItemCaseSensitive(root, "probes"), *p;
+    size_t n = 0;
+
+    if (!probes)
+        return ROOST_OK;
+    if (!cJSON_IsObject(probes))
+        return roost_error_set(err, ROOST_EINVAL, "probes: expected an object of probes by name");
+    if (!(out->probes = calloc((size_t)cJSON_GetArraySize(probes) + 1, sizeof *out->probes)))
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    cJSON_ArrayForEach(p, probes)
+    {
+        struct probe_spec spec;
+        char path[PROBE_NAME_MAX + 16];
+        roost_status rc;
+
+        snprintf(path, sizeof path, "probes.%s", p->string);
+        if ((rc = probe_spec_parse(p, p->string, path, &spec, err)) != ROOST_OK)
+            return rc;
+        probe_spec_free(&spec);
+        out->probes[n].name = strdup(p->string);
+        out->probes[n].spec_json = cJSON_PrintUnformatted(p);
+        out->nprobes = ++n;
+        if (!out->probes[n - 1].name || !out->probes[n - 1].spec_json)
+            return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    }
+    return ROOST_OK;
+}
+
+/* "rollouts": each parsed strictly (gates must name this document's
+ * probes) and stored in canonical form, so an unchanged rollout is
+ * recognised whatever its formatting. */
+static roost_status take_rollouts(const cJSON *root, struct flag_doc *out, roost_error *err)
+{
+    const cJSON *rollouts = cJSON_GetObjectItemCaseSensitive(root, "rollouts"), *r;
+    const char **probe_names = NULL;
+    struct rollout_spec *spec = NULL;
+    roost_status rc = ROOST_OK;
+    size_t n = 0;
+
+    if (!rollouts)
+        return ROOST_OK;
+    if (!cJSON_IsObject(rollouts))
+        return roost_error_set(err, ROOST_EINVAL, "rollouts: expected an object of rollouts by name");
+    out->rollouts = calloc((size_t)cJSON_GetArraySize(rollouts) + 1, sizeof *out->rollouts);
+    probe_names = calloc(out->nprobes + 1, sizeof *probe_names);
+    spec = malloc(sizeof *spec);
+    if (!out->rollouts || !probe_names || !spec) {
+        rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < out->nprobes; i++)
+        probe_names[i] = out->probes[i].name;
+    cJSON_ArrayForEach(r, rollouts)
+    {
+        struct doc_rollout *d = &out->rollouts[n];
+
+        if ((rc = rollout_spec_parse(r, r->string, probe_names, out->nprobes, spec, err)) != ROOST_OK)
+            break;
+        rc = rollout_spec_canonical(spec, &d->spec, &d->spec_len, err);
+        d->name = strdup(spec->name);
+        d->service = strdup(spec->service);
+        d->baseline = strdup(spec->baseline);
+        d->canary = strdup(spec->canary);
+        out->nrollouts = ++n;
+        rollout_spec_free(spec);
+        if (rc != ROOST_OK)
+            break;
+        if (!d->name || !d->service || !d->baseline || !d->canary) {
+            rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
+            break;
+        }
+    }
+done:
+    free(probe_names);
+    free(spec);
+    return rc;
+}
+
 roost_status document_parse(const uint8_t *data, size_t len, size_t max_bytes,
                             const char *source, struct flag_doc *out, roost_error *err)
 {
@@ -164,8 +247,10 @@ roost_status document_parse(const uint8_t *data, size_t len, size_t max_bytes,
         rc = roost_error_set(err, ROOST_EINVAL, "expected a JSON object with \"flags\" at the top");
     else if ((rc = check_top_level(root, err)) == ROOST_OK &&
              (rc = flag_set_of(root, &out->flag_set, err)) == ROOST_OK &&
-             (rc = roost_compile_flagset(root, &set, err)) == ROOST_OK)
-        rc = take_compiled(set, out, err);
+             (rc = roost_compile_flagset(root, &set, err)) == ROOST_OK &&
+             (rc = take_compiled(set, out, err)) == ROOST_OK &&
+             (rc = take_probes(root, out, err)) == ROOST_OK)
+        rc = take_rollouts(root, out, err);
     roost_compiled_set_free(set);
     cJSON_Delete(root);
     if (rc != ROOST_OK) {

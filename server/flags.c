@@ -6,6 +6,7 @@
 #include "flags.h"
 
 #include "change.h"
+#include "resources.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,20 @@ void flag_doc_free(struct flag_doc *doc)
         free(f->variants);
     }
     free(doc->flags);
+    for (size_t i = 0; i < doc->nrollouts; i++) {
+        struct doc_rollout *r = &doc->rollouts[i];
+        free(r->name);
+        free(r->spec);
+        free(r->service);
+        free(r->baseline);
+        free(r->canary);
+    }
+    free(doc->rollouts);
+    for (size_t i = 0; i < doc->nprobes; i++) {
+        free(doc->probes[i].name);
+        free(doc->probes[i].spec_json);
+    }
+    free(doc->probes);
     for (size_t i = 0; i < doc->nwarnings; i++)
         free(doc->warnings[i]);
     free(doc->warnings);
@@ -277,10 +292,16 @@ static bool export_list(struct strlist *l, bool copy, char ***out, size_t *n)
 
 void flags_apply_response_free(Roost__V1__ApplyResponse *r)
 {
-    char **lists[] = {r->added, r->changed, r->removed, r->warnings};
-    size_t counts[] = {r->n_added, r->n_changed, r->n_removed, r->n_warnings};
+    char **lists[] = {r->added,          r->changed,          r->removed,
+                      r->warnings,       r->rollouts_added,   r->rollouts_changed,
+                      r->rollouts_removed, r->probes_added,   r->probes_changed,
+                      r->probes_removed};
+    size_t counts[] = {r->n_added,          r->n_changed,          r->n_removed,
+                       r->n_warnings,       r->n_rollouts_added,   r->n_rollouts_changed,
+                       r->n_rollouts_removed, r->n_probes_added,   r->n_probes_changed,
+                       r->n_probes_removed};
 
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         for (size_t j = 0; j < counts[i]; j++)
             free(lists[i][j]);
         free(lists[i]);
@@ -295,6 +316,7 @@ roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_do
                          roost_error *err)
 {
     struct strlist added = {0}, changed = {0}, removed = {0};
+    struct resource_changes res = {0};
     Roost__V1__Flag *upserted = NULL;
     Roost__V1__Flag **upserted_ptrs = NULL;
     size_t nup = 0;
@@ -340,6 +362,8 @@ roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_do
         if ((rc = del_flag(&t, removed.v[i], doc->flag_set, err)) != ROOST_OK)
             goto out;
     }
+    if ((rc = resources_stage(&t, doc, dry_run, &res, err)) != ROOST_OK)
+        goto out;
 
     if (!export_list(&added, true, &out->added, &out->n_added) ||
         !export_list(&changed, true, &out->changed, &out->n_changed) ||
@@ -356,7 +380,25 @@ roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_do
         }
     }
 
-    if (dry_run || (nup == 0 && removed.n == 0)) {
+#define TAKE(field)                                                                              \
+    do {                                                                                         \
+        out->field = res.field;                                                                  \
+        out->n_##field = res.n_##field;                                                          \
+        res.field = NULL;                                                                        \
+        res.n_##field = 0;                                                                       \
+    } while (0)
+    TAKE(rollouts_added);
+    TAKE(rollouts_changed);
+    TAKE(rollouts_removed);
+    TAKE(probes_added);
+    TAKE(probes_changed);
+    TAKE(probes_removed);
+#undef TAKE
+
+    if (dry_run || (nup == 0 && removed.n == 0 && out->n_rollouts_added + out->n_rollouts_changed +
+                                                         out->n_rollouts_removed + out->n_probes_added +
+                                                         out->n_probes_changed + out->n_probes_removed ==
+                                                     0)) {
         out->revision = store_txn_revision(&t);
         store_abort(&t);
         rc = ROOST_OK;
@@ -368,6 +410,12 @@ roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_do
         ev.upserted = upserted_ptrs;
         ev.n_removed = removed.n;
         ev.removed = removed.v;
+        ev.n_rollouts = res.nviews;
+        ev.rollouts = res.views;
+        ev.n_rollouts_removed = out->n_rollouts_removed;
+        ev.rollouts_removed = out->rollouts_removed;
+        ev.n_probes_removed = out->n_probes_removed;
+        ev.probes_removed = out->probes_removed;
         ev.actor = (char *)(actor ? actor : "");
         ev.flag_set = doc->flag_set;
         rc = change_commit(&t, hub, &ev, err);
@@ -377,6 +425,7 @@ roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_do
 
 out:
     store_abort(&t);
+    resources_changes_free(&res);
     if (rc != ROOST_OK)
         flags_apply_response_free(out);
     for (size_t i = 0; i < removed.n; i++)

@@ -36,18 +36,37 @@ struct flag_def {
     bool targeted;
 };
 
-/* A parsed and compiled configuration document. */
+/* One rollout of a document, parsed and checked (server/rollout/spec.h). */
+struct doc_rollout {
+    char *name;
+    char *spec;        /* canonical spec (rollout_spec_canonical) */
+    size_t spec_len;
+    char *service, *baseline, *canary;
+};
+
+/* One dependency probe of a document (server/rollout/probes.h). */
+struct doc_probe {
+    char *name;
+    char *spec_json;   /* the probe's definition, compact JSON */
+};
+
+/* A parsed and compiled configuration document: the desired state of one
+ * flag set — its flags, rollouts and probes. */
 struct flag_doc {
     char *flag_set;
     struct flag_def *flags;
     size_t nflags;
+    struct doc_rollout *rollouts;
+    size_t nrollouts;
+    struct doc_probe *probes;
+    size_t nprobes;
     char **warnings;
     size_t nwarnings;
 };
 
 void flag_doc_free(struct flag_doc *doc);
 
-/* Applies doc as one change (or, with dry_run, reports what would change).
+/* Applies doc (flags, rollouts and probes) as one change (or, with dry_run, reports what would change).
  * Fills out; the caller frees it with flags_apply_response_free. Fails with ECONFLICT when a key
  * belongs to another flag set, EINVAL on duplicate keys, and store errors. */
 roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_doc *doc,

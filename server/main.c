@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "evaluator.h"
+#include "rollouts.h"
 #include "log.h"
 #include "roost/version.h"
 #include "roostd.h"
@@ -297,8 +298,18 @@ static int run(struct roostd *d)
         store_close(d->store);
         return fail("startup_failed", &err);
     }
+    {
+        struct rollouts_options rop = {2, 1000};
+        if (rollouts_create(d->store, d->hub, &rop, &d->rollouts, &err) != ROOST_OK) {
+            evaluator_destroy(d->evaluator);
+            hub_destroy(d->hub);
+            store_close(d->store);
+            return fail("startup_failed", &err);
+        }
+    }
     /* Before the first Report can arrive: it sets the recent-rows mark. */
     if (metrics_retention_start(d->store, &d->cfg.metrics, &d->retention, &err) != ROOST_OK) {
+        rollouts_destroy(d->rollouts);
         evaluator_destroy(d->evaluator);
         hub_destroy(d->hub);
         store_close(d->store);
@@ -316,8 +327,11 @@ static int run(struct roostd *d)
         api_health_register(d, &err) != ROOST_OK ||
         api_flagd_eval_register(d, &err) != ROOST_OK ||
         api_flagd_sync_register(d, &err) != ROOST_OK ||
-        rpc_server_start(d->rpc, d->cfg.listen, &port, &err) != ROOST_OK) {
+        api_rollouts_register(d, &err) != ROOST_OK ||
+        rpc_server_start(d->rpc, d->cfg.listen, &port, &err) != ROOST_OK ||
+        rollouts_start(d->rollouts, &err) != ROOST_OK) {
         rpc_server_destroy(d->rpc);
+        rollouts_destroy(d->rollouts);
         metrics_retention_stop(d->retention);
         evaluator_destroy(d->evaluator);
         hub_destroy(d->hub);
@@ -356,6 +370,7 @@ static int run(struct roostd *d)
     api_health_close_all(d);
     rpc_server_shutdown(d->rpc, d->cfg.shutdown_grace_ms);
     rpc_server_destroy(d->rpc);
+    rollouts_destroy(d->rollouts);
     metrics_retention_stop(d->retention);
     evaluator_destroy(d->evaluator);
     hub_destroy(d->hub);

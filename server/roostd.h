@@ -41,6 +41,7 @@ struct roostd {
     struct store *store;
     struct hub *hub;
     struct evaluator *evaluator;
+    struct rollouts *rollouts;
     struct rpc_server *rpc;
     struct metrics_retention *retention; /* background compaction of metric rows */
     time_t started;
@@ -56,6 +57,7 @@ roost_status api_metrics_register(struct roostd *d, roost_error *err);
 roost_status api_health_register(struct roostd *d, roost_error *err);
 roost_status api_flagd_eval_register(struct roostd *d, roost_error *err);
 roost_status api_flagd_sync_register(struct roostd *d, roost_error *err);
+roost_status api_rollouts_register(struct roostd *d, roost_error *err);
 /* Ends long-lived health watches (shutdown). */
 void api_health_close_all(struct roostd *d);
 

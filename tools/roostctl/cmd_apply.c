@@ -74,6 +74,12 @@ static cJSON *string_array(char **v, size_t n)
     return a;
 }
 
+static void print_names(const char *mark, const char *kind, const char *what, char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        printf("  %s %s %s (%s)\n", mark, kind, v[i], what);
+}
+
 static void print_result(const struct roostctl *g, const Roost__V1__ApplyResponse *r,
                          const char *source, bool dry_run)
 {
@@ -85,11 +91,22 @@ static void print_result(const struct roostctl *g, const Roost__V1__ApplyRespons
         cJSON_AddItemToObject(o, "added", string_array(r->added, r->n_added));
         cJSON_AddItemToObject(o, "changed", string_array(r->changed, r->n_changed));
         cJSON_AddItemToObject(o, "removed", string_array(r->removed, r->n_removed));
+        cJSON_AddItemToObject(o, "rollouts_added", string_array(r->rollouts_added, r->n_rollouts_added));
+        cJSON_AddItemToObject(o, "rollouts_changed",
+                              string_array(r->rollouts_changed, r->n_rollouts_changed));
+        cJSON_AddItemToObject(o, "rollouts_removed",
+                              string_array(r->rollouts_removed, r->n_rollouts_removed));
+        cJSON_AddItemToObject(o, "probes_added", string_array(r->probes_added, r->n_probes_added));
+        cJSON_AddItemToObject(o, "probes_changed", string_array(r->probes_changed, r->n_probes_changed));
+        cJSON_AddItemToObject(o, "probes_removed", string_array(r->probes_removed, r->n_probes_removed));
         cJSON_AddItemToObject(o, "warnings", string_array(r->warnings, r->n_warnings));
         roostctl_print_json(o);
         return;
     }
-    if (r->n_added + r->n_changed + r->n_removed == 0)
+    size_t total = r->n_added + r->n_changed + r->n_removed + r->n_rollouts_added +
+                   r->n_rollouts_changed + r->n_rollouts_removed + r->n_probes_added +
+                   r->n_probes_changed + r->n_probes_removed;
+    if (total == 0)
         printf("%s: no changes to flag set \"%s\" (revision %llu)\n", source, r->flag_set,
                (unsigned long long)r->revision);
     else if (dry_run)
@@ -98,14 +115,20 @@ static void print_result(const struct roostctl *g, const Roost__V1__ApplyRespons
     else
         printf("%s: applied to flag set \"%s\" at revision %llu\n", source, r->flag_set,
                (unsigned long long)r->revision);
-    for (size_t i = 0; i < r->n_added; i++)
-        printf("  + %s (added)\n", r->added[i]);
-    for (size_t i = 0; i < r->n_changed; i++)
-        printf("  ~ %s (changed)\n", r->changed[i]);
-    for (size_t i = 0; i < r->n_removed; i++)
-        printf("  - %s (removed)\n", r->removed[i]);
-    if (r->n_added + r->n_changed + r->n_removed)
-        printf("%zu added, %zu changed, %zu removed\n", r->n_added, r->n_changed, r->n_removed);
+    print_names("+", "flag", "added", r->added, r->n_added);
+    print_names("~", "flag", "changed", r->changed, r->n_changed);
+    print_names("-", "flag", "removed", r->removed, r->n_removed);
+    print_names("+", "rollout", "added", r->rollouts_added, r->n_rollouts_added);
+    print_names("~", "rollout", "changed", r->rollouts_changed, r->n_rollouts_changed);
+    print_names("-", "rollout", "removed", r->rollouts_removed, r->n_rollouts_removed);
+    print_names("+", "probe", "added", r->probes_added, r->n_probes_added);
+    print_names("~", "probe", "changed", r->probes_changed, r->n_probes_changed);
+    print_names("-", "probe", "removed", r->probes_removed, r->n_probes_removed);
+    if (total)
+        printf("%zu added, %zu changed, %zu removed\n",
+               r->n_added + r->n_rollouts_added + r->n_probes_added,
+               r->n_changed + r->n_rollouts_changed + r->n_probes_changed,
+               r->n_removed + r->n_rollouts_removed + r->n_probes_removed);
     for (size_t i = 0; i < r->n_warnings; i++)
         fprintf(stderr, "warning: %s\n", r->warnings[i]);
 }

@@ -64,6 +64,20 @@ int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv)
         cJSON_AddNumberToObject(o, "resyncs", (double)s->resyncs);
         cJSON_AddNumberToObject(o, "applies", (double)s->applies);
         cJSON_AddStringToObject(o, "data_dir", s->data_dir);
+        cJSON_AddNumberToObject(o, "rollouts", s->rollouts);
+        {
+            cJSON *probes = cJSON_AddArrayToObject(o, "probes");
+            for (size_t i = 0; i < s->n_probes; i++) {
+                cJSON *p = cJSON_CreateObject();
+                cJSON_AddStringToObject(p, "name", s->probes[i]->name);
+                cJSON_AddStringToObject(p, "state", s->probes[i]->state);
+                cJSON_AddStringToObject(p, "circuit", s->probes[i]->circuit);
+                cJSON_AddNumberToObject(p, "latency_ms", s->probes[i]->latency_ms);
+                cJSON_AddNumberToObject(p, "consecutive_failures", s->probes[i]->consecutive_failures);
+                cJSON_AddStringToObject(p, "detail", s->probes[i]->detail);
+                cJSON_AddItemToArray(probes, p);
+            }
+        }
         roostctl_print_json(o);
     } else {
         char size[32];
@@ -79,6 +93,11 @@ int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv)
                (unsigned long long)s->snapshots_sent, (unsigned long long)s->changes_sent,
                (unsigned long long)s->resyncs);
         printf("  applies         %llu since start\n", (unsigned long long)s->applies);
+        printf("  rollouts        %u (roostctl rollout list)\n", s->rollouts);
+        for (size_t i = 0; i < s->n_probes; i++)
+            printf("  probe %-10s%s, circuit %s, %.1f ms%s%s\n", s->probes[i]->name,
+                   s->probes[i]->state, s->probes[i]->circuit, s->probes[i]->latency_ms,
+                   s->probes[i]->detail[0] ? ": " : "", s->probes[i]->detail);
     }
     roost__v1__status_response__free_unpacked(s, NULL);
     return ROOSTCTL_EXIT_OK;

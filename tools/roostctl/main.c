@@ -27,6 +27,9 @@ static const char usage[] =
     "  watch [--from-revision N]     print one JSON line per change, as it happens\n"
     "  eval --flags FILE KEY ...     evaluate a flag locally, without a server\n"
     "  metrics KIND SCOPE [...]      stored outcome metrics of a flag, rollout or experiment\n"
+    "  rollout ACTION [NAME]         list, status [--watch], history, start, pause, resume,\n"
+    "                                promote, abort, retry\n"
+    "  experiment plan [...]         units needed per arm for an experiment\n"
     "\n"
     "global options (anywhere on the line):\n"
     "  --server HOST:PORT   roostd's address (default $ROOST_SERVER or 127.0.0.1:7070)\n"
@@ -45,8 +48,10 @@ struct command {
 static const struct command commands[] = {
     {"apply", roostctl_cmd_apply}, {"flag", roostctl_cmd_flag},   {"status", roostctl_cmd_status},
     {"watch", roostctl_cmd_watch},
+    {"rollout", roostctl_cmd_rollout},
     {"metrics", roostctl_cmd_metrics},
     {"experiment", roostctl_cmd_experiment},
+    {"eval", roostctl_cmd_eval},
 };
 
 int roostctl_fail(int code, const char *fmt, ...)
@@ -186,7 +191,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0) {
             /* eval runs offline; everything else talks to roostd. */
-            bool online = true;
+            /* eval runs offline: no gRPC to start. */
+            bool online = commands[i].fn != roostctl_cmd_eval;
             if (online)
                 grpc_init();
             rc = commands[i].fn(&g, argc - 1, argv + 1);
@@ -196,7 +202,8 @@ int main(int argc, char **argv)
         }
     }
     return roostctl_fail(ROOSTCTL_EXIT_USAGE,
-                         "unknown command '%s'; commands: apply, flag, status, watch, eval, metrics "
+                         "unknown command '%s'; commands: apply, flag, status, watch, rollout, metrics, "
+                         "experiment, eval "
                          "(roostctl --help)",
                          argv[1]);
 }

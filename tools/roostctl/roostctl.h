@@ -35,6 +35,7 @@ int roostctl_cmd_apply(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_flag(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_watch(const struct roostctl *g, int argc, char **argv);
+int roostctl_cmd_rollout(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_metrics(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_experiment(const struct roostctl *g, int argc, char **argv);
 /* `experiment results`: an analysis (server/experiment/analysis.h JSON) as a

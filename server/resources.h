@@ -1,0 +1,61 @@
+/* Rollouts and probes as stored records: staging a document's rollouts and
+ * probes into the apply transaction, and reading them back.
+ *
+ * Like flags, a document is the whole desired state of its flag set: its
+ * rollouts and probes are added, changed or removed together with its flags,
+ * in the same transaction and under the same revision.
+ *
+ * A rollout's record keeps its canonical spec, the controller's state and
+ * the view SDKs are sent. Applying a changed spec keeps the state (a
+ * threshold tweak does not restart a rollout), except that a finished
+ * rollout (promoted or rolled back) whose baseline or canary version
+ * changed becomes pending again: it is a new release. A removed rollout
+ * disappears from snapshots, so SDKs route everything to the baseline.
+ */
+#ifndef ROOSTD_RESOURCES_H
+#define ROOSTD_RESOURCES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "flags.h"
+#include "roost/status.h"
+#include "roost/storage/v1/storage.pb-c.h"
+#include "roost/v1/roost.pb-c.h"
+#include "store.h"
+
+/* What staging changed; owned, freed with resources_changes_free. */
+struct resource_changes {
+    char **rollouts_added, **rollouts_changed, **rollouts_removed;
+    size_t n_rollouts_added, n_rollouts_changed, n_rollouts_removed;
+    char **probes_added, **probes_changed, **probes_removed;
+    size_t n_probes_added, n_probes_changed, n_probes_removed;
+    /* Views of added and changed rollouts, for the ChangeEvent. */
+    Roost__V1__Rollout **views;
+    size_t nviews;
+};
+
+/* Diffs doc's rollouts and probes against the store inside t and, unless
+ * dry_run, writes the difference. ECONFLICT when a name belongs to another
+ * flag set. */
+roost_status resources_stage(struct store_txn *t, const struct flag_doc *doc, bool dry_run,
+                             struct resource_changes *out, roost_error *err);
+bool resources_changed(const struct resource_changes *c);
+void resources_changes_free(struct resource_changes *c);
+
+/* A rollout's record (caller frees with
+ * roost__storage__v1__rollout_record__free_unpacked). ENOTFOUND when there
+ * is none, with a message that says how to list rollouts. */
+roost_status resources_get_rollout(struct store_txn *t, const char *name,
+                                   Roost__Storage__V1__RolloutRecord **out, roost_error *err);
+roost_status resources_put_rollout(struct store_txn *t, const Roost__Storage__V1__RolloutRecord *rec,
+                                   roost_error *err);
+
+/* Appends a decision record under the next global decision number, which
+ * it sets in d->seq. */
+roost_status resources_put_decision(struct store_txn *t, Roost__V1__Decision *d, roost_error *err);
+
+/* Keys of the decisions table: u8 scope kind | scope key '\0' | u64 seq. */
+size_t resources_decision_prefix(uint8_t kind, const char *scope, uint8_t *out, size_t cap);
+
+#endif

@@ -1,0 +1,1074 @@
+/* The rollout controller. See rollouts.h for the model.
+ *
+ * Locks, in the order they may be taken: r->mu (decisions: the controller
+ * thread's ticks and people's commands), then the store's own writer lock.
+ * wake_mu and q_mu guard only their flags and queues and are never held
+ * while deciding or writing.
+ */
+#include "rollouts.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "change.h"
+#include "log.h"
+#include "metrics_query.h"
+#include "resources.h"
+#include "roost/storage/v1/storage.pb-c.h"
+#include "rollout/hooks.h"
+#include "rollout/logic.h"
+#include "rollout/spec.h"
+
+#define HOOK_QUEUE 256
+#define HOOK_WORKERS_MAX 8
+/* Sketch capacity of the windows the controller reads: enough for the
+ * 1 % bound on every quantile of a typical latency distribution, small
+ * enough that a decision reading many windows stays cheap. */
+#define WINDOW_SKETCH_CAP 512
+/* Decisions one tick may make back to back (a run passes, the step ends,
+ * the next weight is set...), and how often a decision dropped because the
+ * state moved under it is retried. */
+#define TICK_DECISIONS 32
+/* Longest sleep: a missed kick costs at most this. */
+#define IDLE_WAKE_MS 30000
+#define RECENT_DECISIONS 5
+
+struct hook_job {
+    char *rollout;
+    char *spec;         /* canonical spec text: the worker parses its own copy */
+    size_t spec_len;
+    size_t hook;        /* index in spec.hooks */
+    unsigned event;     /* the hook_event bit this run is for */
+    char *event_json;   /* the decision record */
+    char key[192];      /* idempotency key */
+};
+
+struct rollouts {
+    struct store *store;
+    struct hub *hub;
+    struct rollouts_options opt;
+    pthread_mutex_t mu;
+
+    pthread_mutex_t wake_mu;
+    pthread_cond_t wake_cv;
+    bool kicked, reload_probes, stop;
+    pthread_t thread;
+    bool thread_running;
+
+    struct prober *prober;
+
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv;
+    struct hook_job *queue[HOOK_QUEUE];
+    size_t q_head, q_len;
+    bool q_stop;
+    pthread_t workers[HOOK_WORKERS_MAX];
+    int nworkers;
+};
+
+static int64_t now_ms(void)
+{
+    return change_now_ms();
+}
+
+static void log_error(const char *event, const char *rollout, const char *msg)
+{
+    struct log_line l;
+
+    log_begin(&l, LOG_ERROR, event);
+    log_str(&l, "rollout", rollout);
+    log_str(&l, "error", msg);
+    log_end(&l);
+}
+
+/* ---- loading a rollout ------------------------------------------------ */
+
+struct loaded {
+    Roost__Storage__V1__RolloutRecord *rec;
+    struct rollout_spec *spec;
+    struct rollout_state st;
+};
+
+static void unload(struct loaded *l)
+{
+    if (l->rec)
+        roost__storage__v1__rollout_record__free_unpacked(l->rec, NULL);
+    if (l->spec) {
+        rollout_spec_free(l->spec);
+        free(l->spec);
+    }
+    memset(l, 0, sizeof *l);
+}
+
+static roost_status load(struct rollouts *r, const char *name, struct loaded *l, roost_error *err)
+{
+    struct store_txn t;
+    roost_status rc;
+
+    memset(l, 0, sizeof *l);
+    if ((rc = store_begin(r->store, false, &t, err)) != ROOST_OK)
+        return rc;
+    rc = resources_get_rollout(&t, name, &l->rec, err);
+    store_abort(&t);
+    if (rc != ROOST_OK)
+        return rc;
+    if (!(l->spec = calloc(1, sizeof *l->spec))) {
+        unload(l);
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    }
+    if ((rc = rollout_spec_parse_text((const char *)l->rec->spec.data, l->rec->spec.len, name,
+                                      NULL, 0, l->spec, err)) != ROOST_OK ||
+        (rc = rollout_state_decode(l->rec->state.data, l->rec->state.len, &l->st, err)) !=
+            ROOST_OK) {
+        free(l->spec);
+        l->spec = NULL;
+        unload(l);
+        roost_error_prefix(err, "stored rollout %s: ", name);
+        return rc;
+    }
+    return ROOST_OK;
+}
+
+/* ---- hooks ------------------------------------------------------------- */
+
+static void job_free(struct hook_job *j)
+{
+    if (!j)
+        return;
+    free(j->rollout);
+    free(j->spec);
+    free(j->event_json);
+    free(j);
+}
+
+/* Queues the spec's hooks that listen to one of d's events. */
+static void queue_hooks(struct rollouts *r, const struct loaded *l, const struct rollout_decision *d)
+{
+    for (size_t i = 0; i < l->spec->nhooks; i++) {
+        unsigned match = l->spec->hooks[i].on & d->hooks;
+        struct hook_job *j;
+        unsigned bit = 0;
+
+        if (!match)
+            continue;
+        /* The most specific event the hook listens to; "event" last. */
+        for (unsigned b = 1; b < HOOK_EVENT && !bit; b <<= 1)
+            if (match & b)
+                bit = b;
+        if (!bit)
+            bit = HOOK_EVENT;
+        if (!(j = calloc(1, sizeof *j)) || !(j->rollout = strdup(l->rec->name)) ||
+            !(j->spec = malloc(l->rec->spec.len + 1)) || !(j->event_json = strdup(d->record))) {
+            job_free(j);
+            log_error("hook_dropped", l->rec->name, "out of memory");
+            continue;
+        }
+        memcpy(j->spec, l->rec->spec.data, l->rec->spec.len);
+        j->spec[l->rec->spec.len] = '\0';
+        j->spec_len = l->rec->spec.len;
+        j->hook = i;
+        j->event = bit;
+        /* Stable across retries and restarts: the decision it belongs to. */
+        snprintf(j->key, sizeof j->key, "%s/%llu/%llu/%zu/%s", l->rec->name,
+                 (unsigned long long)l->st.attempt, (unsigned long long)d->seq, i,
+                 hook_event_name((enum hook_event)bit));
+        pthread_mutex_lock(&r->q_mu);
+        if (r->q_len == HOOK_QUEUE || r->q_stop) {
+            pthread_mutex_unlock(&r->q_mu);
+            log_error("hook_dropped", l->rec->name, "the hook queue is full");
+            job_free(j);
+            continue;
+        }
+        r->queue[(r->q_head + r->q_len++) % HOOK_QUEUE] = j;
+        pthread_cond_signal(&r->q_cv);
+        pthread_mutex_unlock(&r->q_mu);
+    }
+}
+
+/* A decision record outside the decision library (hook results). */
+static void record_note(struct rollouts *r, const char *name, const char *actor, const char *kind,
+                        const char *summary, const char *details)
+{
+    Roost__V1__Decision d = ROOST__V1__DECISION__INIT;
+    struct store_txn t;
+    roost_error err;
+
+    d.time_unix_ms = now_ms();
+    d.scope_kind = ROOST__V1__SCOPE_KIND__SCOPE_KIND_ROLLOUT;
+    d.scope_key = (char *)name;
+    d.actor = (char *)actor;
+    d.kind = (char *)kind;
+    d.summary = (char *)summary;
+    d.details_json = (char *)details;
+    if (store_begin(r->store, true, &t, &err) != ROOST_OK ||
+        resources_put_decision(&t, &d, &err) != ROOST_OK || store_commit(&t, &err) != ROOST_OK) {
+        store_abort(&t);
+        log_error("decision_not_recorded", name, err.msg);
+    }
+}
+
+static void json_escape(const char *in, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (; *in && n + 7 < cap; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n] = '\0';
+}
+
+static void run_job(struct rollouts *r, struct hook_job *j)
+{
+    struct rollout_spec *spec = calloc(1, sizeof *spec);
+    struct hook_result res;
+    char what[256], summary[1024], esc_detail[1100], esc_out[9000], *details;
+    const char *event = hook_event_name((enum hook_event)j->event);
+    roost_error err;
+    size_t cap;
+
+    if (!spec || rollout_spec_parse_text(j->spec, j->spec_len, j->rollout, NULL, 0, spec, &err) ||
+        j->hook >= spec->nhooks) {
+        log_error("hook_not_run", j->rollout, spec ? err.msg : "out of memory");
+        free(spec);
+        return;
+    }
+    hook_describe(&spec->hooks[j->hook], what, sizeof what);
+    hook_run(&spec->hooks[j->hook], j->rollout, event, j->event_json, j->key, &res);
+    snprintf(summary, sizeof summary, "hook %s: %s %s: %s", event, what,
+             res.ok ? "succeeded" : "FAILED", res.detail);
+    json_escape(res.detail, esc_detail, sizeof esc_detail);
+    json_escape(res.output, esc_out, sizeof esc_out);
+    cap = strlen(esc_detail) + strlen(esc_out) + strlen(what) + 512;
+    if ((details = malloc(cap))) {
+        char esc_what[600];
+        json_escape(what, esc_what, sizeof esc_what);
+        snprintf(details, cap,
+                 "{\"hook\":\"%s\",\"event\":\"%s\",\"ok\":%s,\"attempts\":%u,\"duration_ms\":%lld,"
+                 "\"exit_status\":%d,\"http_status\":%ld,\"idempotency_key\":\"%s\","
+                 "\"detail\":\"%s\",\"output\":\"%s\"}",
+                 esc_what, event, res.ok ? "true" : "false", res.attempts,
+                 (long long)res.duration_ms, res.exit_status, res.http_status, j->key, esc_detail,
+                 esc_out);
+    }
+    record_note(r, j->rollout, "controller", "hook", summary, details ? details : "{}");
+    free(details);
+    {
+        struct log_line l;
+        log_begin(&l, res.ok ? LOG_INFO : LOG_WARN, "rollout_hook");
+        log_str(&l, "rollout", j->rollout);
+        log_str(&l, "event", event);
+        log_str(&l, "hook", what);
+        log_bool(&l, "ok", res.ok);
+        log_u64(&l, "attempts", res.attempts);
+        log_str(&l, "detail", res.detail);
+        log_end(&l);
+    }
+    /* A confirm-promotion hook is a gate: its yes promotes. */
+    if (res.ok && j->event == HOOK_CONFIRM_PROMOTION &&
+        rollouts_command(r, j->rollout, "promote", "hook", "confirm-promotion hook said yes",
+                         &err) != ROOST_OK)
+        log_error("confirm_promotion_not_applied", j->rollout, err.msg);
+    rollout_spec_free(spec);
+    free(spec);
+}
+
+static void *hook_worker(void *arg)
+{
+    struct rollouts *r = arg;
+
+    for (;;) {
+        struct hook_job *j;
+
+        pthread_mutex_lock(&r->q_mu);
+        while (r->q_len == 0 && !r->q_stop)
+            pthread_cond_wait(&r->q_cv, &r->q_mu);
+        if (r->q_len == 0) {
+            pthread_mutex_unlock(&r->q_mu);
+            return NULL;
+        }
+        j = r->queue[r->q_head];
+        r->q_head = (r->q_head + 1) % HOOK_QUEUE;
+        r->q_len--;
+        pthread_mutex_unlock(&r->q_mu);
+        run_job(r, j);
+        job_free(j);
+    }
+}
+
+/* ---- committing decisions ---------------------------------------------- */
+
+/* Commits next and d for the rollout loaded in l, if its stored state is
+ * still the one l was read with (ECONFLICT otherwise: decide again). */
+static roost_status commit_decision(struct rollouts *r, struct loaded *l,
+                                    const struct rollout_state *next,
+                                    const struct rollout_decision *d, const char *actor,
+                                    const char *reason, roost_error *err)
+{
+    Roost__Storage__V1__RolloutRecord *cur = NULL;
+    Roost__Storage__V1__RolloutRecord rec = *l->rec;
+    Roost__V1__Rollout view = *l->rec->view;
+    Roost__V1__Decision dec = ROOST__V1__DECISION__INIT;
+    uint8_t state[ROLLOUT_STATE_ENCODED_MAX];
+    char summary[512];
+    size_t slen;
+    struct store_txn t;
+    bool view_changed;
+    roost_status rc;
+
+    if ((rc = rollout_state_encode(next, state, sizeof state, &slen, err)) != ROOST_OK)
+        return rc;
+    if ((rc = store_begin(r->store, true, &t, err)) != ROOST_OK)
+        return rc;
+    if ((rc = resources_get_rollout(&t, l->rec->name, &cur, err)) != ROOST_OK) {
+        store_abort(&t);
+        return rc;
+    }
+    if (cur->state.len != l->rec->state.len ||
+        memcmp(cur->state.data, l->rec->state.data, cur->state.len) != 0 ||
+        cur->spec.len != l->rec->spec.len ||
+        memcmp(cur->spec.data, l->rec->spec.data, cur->spec.len) != 0) {
+        roost__storage__v1__rollout_record__free_unpacked(cur, NULL);
+        store_abort(&t);
+        return roost_error_set(err, ROOST_ECONFLICT, "rollout %s changed while deciding; retry",
+                               l->rec->name);
+    }
+    roost__storage__v1__rollout_record__free_unpacked(cur, NULL);
+
+    view.canary_weight_bp = next->weight * 100;
+    view.phase = (char *)rollout_phase_name(next->phase);
+    view.step = next->step;
+    view_changed = view.canary_weight_bp != l->rec->view->canary_weight_bp ||
+                   strcmp(view.phase, l->rec->view->phase) != 0 || view.step != l->rec->view->step;
+    if (view_changed)
+        view.revision = t.next_revision;
+    rec.view = &view;
+    rec.state.data = state;
+    rec.state.len = slen;
+
+    if (reason && reason[0])
+        snprintf(summary, sizeof summary, "%s (%s)", d->summary, reason);
+    else
+        snprintf(summary, sizeof summary, "%s", d->summary);
+    dec.time_unix_ms = d->at_ms;
+    dec.scope_kind = ROOST__V1__SCOPE_KIND__SCOPE_KIND_ROLLOUT;
+    dec.scope_key = l->rec->name;
+    dec.actor = (char *)actor;
+    dec.kind = (char *)rollout_event_name(d->event);
+    dec.summary = summary;
+    dec.details_json = (char *)d->record;
+    dec.revision = view_changed ? t.next_revision : 0;
+
+    if ((rc = resources_put_decision(&t, &dec, err)) != ROOST_OK ||
+        (rc = resources_put_rollout(&t, &rec, err)) != ROOST_OK) {
+        store_abort(&t);
+        return rc;
+    }
+    if (view_changed) {
+        Roost__V1__ChangeEvent ev = ROOST__V1__CHANGE_EVENT__INIT;
+        Roost__V1__Rollout *views[1] = {&view};
+        ev.n_rollouts = 1;
+        ev.rollouts = views;
+        ev.actor = (char *)actor;
+        ev.flag_set = l->rec->flag_set;
+        rc = change_commit(&t, r->hub, &ev, err);
+    } else {
+        rc = store_commit(&t, err);
+    }
+    if (rc == ROOST_OK) {
+        struct log_line lg;
+        log_begin(&lg, LOG_INFO, "rollout_decision");
+        log_str(&lg, "rollout", l->rec->name);
+        log_str(&lg, "decision", rollout_event_name(d->event));
+        log_str(&lg, "actor", actor);
+        log_u64(&lg, "weight", next->weight);
+        log_str(&lg, "phase", rollout_phase_name(next->phase));
+        log_str(&lg, "summary", summary);
+        log_end(&lg);
+    }
+    return rc;
+}
+
+/* ---- ticks ------------------------------------------------------------- */
+
+/* Reads the windows of reqs in one read transaction. aggs and the bucket
+ * memory they use are the caller's. */
+static void read_windows(struct rollouts *r, const char *name, const struct rollout_request *reqs,
+                         size_t n, struct metrics_agg *aggs, roost_sketch_bucket *buckets,
+                         struct rollout_window *out)
+{
+    struct store_txn t;
+    bool txn = store_begin(r->store, false, &t, NULL) == ROOST_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_selector sel = {ROOST__V1__SCOPE_KIND__SCOPE_KIND_ROLLOUT, name,
+                                       rollout_arm_name(reqs[i].arm), reqs[i].metric,
+                                       NULL, NULL, NULL};
+        int64_t from_s = reqs[i].from_ms / 1000, to_s = reqs[i].to_ms / 1000;
+        roost_error err;
+
+        memset(&out[i], 0, sizeof out[i]);
+        if (!txn ||
+            metrics_agg_init(&aggs[i], buckets + i * METRICS_AGG_BUCKETS(WINDOW_SKETCH_CAP),
+                             WINDOW_SKETCH_CAP, &err) != ROOST_OK) {
+            out[i].unavailable = true;
+            continue;
+        }
+        if (to_s <= from_s)
+            continue; /* an empty window: no data, not an error */
+        if (metrics_window_txn(&t, &sel, from_s, to_s, &aggs[i], &err) != ROOST_OK) {
+            log_error("rollout_window_unreadable", name, err.msg);
+            out[i].unavailable = true;
+            continue;
+        }
+        out[i].count = aggs[i].count;
+        out[i].successes = aggs[i].successes;
+        out[i].sum = aggs[i].sum;
+        out[i].sum_squares = aggs[i].sum_squares;
+        out[i].sketch = reqs[i].needs_sketch ? &aggs[i].sketch : NULL;
+    }
+    if (txn)
+        store_abort(&t);
+}
+
+/* The states of the rollout's gate probes. */
+static size_t gate_signals(struct rollouts *r, const struct rollout_spec *spec,
+                           struct rollout_probe_signal *sig)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < spec->gates.nprobes; i++) {
+        struct probe_status ps;
+        sig[n].name = spec->gates.probes[i];
+        sig[n].state = ROLLOUT_PROBE_UNKNOWN;
+        if (r->prober && prober_status(r->prober, spec->gates.probes[i], &ps) == ROOST_OK)
+            sig[n].state = (enum rollout_probe_state)ps.state;
+        n++;
+    }
+    return n;
+}
+
+/* Makes every decision due for one rollout; returns its next wakeup. Holds
+ * r->mu. */
+static int64_t tick_one(struct rollouts *r, const char *name)
+{
+    struct rollout_request reqs[ROLLOUT_MAX_REQUESTS];
+    struct rollout_window windows[ROLLOUT_MAX_REQUESTS];
+    struct rollout_probe_signal sig[ROLLOUT_MAX_GATES];
+    struct rollout_signals signals;
+    struct metrics_agg *aggs = NULL;
+    roost_sketch_bucket *buckets = NULL;
+    struct rollout_decision *d = malloc(sizeof *d);
+    struct rollout_state next;
+    int64_t wake = ROLLOUT_NEVER;
+    roost_error err;
+
+    if (!d)
+        return now_ms() + 1000;
+    for (int i = 0; i < TICK_DECISIONS; i++) {
+        struct loaded l;
+        int64_t now = now_ms();
+        size_t n;
+        roost_status rc;
+
+        if (load(r, name, &l, &err) != ROOST_OK) {
+            if (err.code != ROOST_ENOTFOUND)
+                log_error("rollout_unreadable", name, err.msg);
+            break;
+        }
+        if (l.st.phase == ROLLOUT_PENDING) {
+            if (l.spec->auto_start &&
+                rollout_command(l.spec, &l.st, ROLLOUT_CMD_START, "controller", now, &next, d,
+                                &err) == ROOST_OK &&
+                commit_decision(r, &l, &next, d, "controller", "autoStart", &err) == ROOST_OK) {
+                queue_hooks(r, &l, d);
+                unload(&l);
+                continue;
+            }
+            unload(&l);
+            break;
+        }
+        n = rollout_data_needed(l.spec, &l.st, now, reqs, ROLLOUT_MAX_REQUESTS, &err);
+        if (n == (size_t)-1) {
+            log_error("rollout_stuck", name, err.msg);
+            unload(&l);
+            break;
+        }
+        free(aggs);
+        free(buckets);
+        aggs = calloc(n + 1, sizeof *aggs);
+        buckets = calloc((n + 1) * METRICS_AGG_BUCKETS(WINDOW_SKETCH_CAP), sizeof *buckets);
+        if (!aggs || !buckets) {
+            unload(&l);
+            wake = now + 1000;
+            break;
+        }
+        read_windows(r, name, reqs, n, aggs, buckets, windows);
+        signals.probes = sig;
+        signals.nprobes = gate_signals(r, l.spec, sig);
+        rc = rollout_decide(l.spec, &l.st, now, windows, n, &signals, &next, d, &err);
+        if (rc != ROOST_OK) {
+            log_error("rollout_stuck", name, err.msg);
+            unload(&l);
+            break;
+        }
+        if (d->event == ROLLOUT_EV_NONE) {
+            wake = rollout_next_wakeup(l.spec, &l.st, now);
+            unload(&l);
+            break;
+        }
+        rc = commit_decision(r, &l, &next, d, "controller", NULL, &err);
+        if (rc == ROOST_OK)
+            queue_hooks(r, &l, d);
+        else if (rc != ROOST_ECONFLICT)
+            log_error("rollout_decision_not_committed", name, err.msg);
+        unload(&l);
+        if (rc != ROOST_OK && rc != ROOST_ECONFLICT) {
+            wake = now + 1000; /* a store error: try again shortly */
+            break;
+        }
+    }
+    free(aggs);
+    free(buckets);
+    free(d);
+    return wake;
+}
+
+roost_status rollouts_names(struct rollouts *r, char ***names, size_t *n, roost_error *err)
+{
+    struct store_txn t;
+    struct store_iter it;
+    struct store_val k = {0}, v = {0};
+    size_t cap = 0;
+    roost_status rc;
+
+    *names = NULL;
+    *n = 0;
+    if ((rc = store_begin(r->store, false, &t, err)) != ROOST_OK)
+        return rc;
+    if ((rc = store_iter_open(&t, TBL_ROLLOUTS, NULL, 0, &it, err)) == ROOST_OK) {
+        while (store_iter_next(&it, &k, &v)) {
+            char *s;
+            if (*n == cap) {
+                char **nn = realloc(*names, (cap = cap ? cap * 2 : 16) * sizeof *nn);
+                if (!nn) {
+                    rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
+                    break;
+                }
+                *names = nn;
+            }
+            if (!(s = malloc(k.len + 1))) {
+                rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
+                break;
+            }
+            memcpy(s, k.data, k.len);
+            s[k.len] = '\0';
+            (*names)[(*n)++] = s;
+        }
+        store_iter_close(&it);
+    }
+    store_abort(&t);
+    return rc;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Ticks every rollout; returns the earliest wakeup. */
+static int64_t tick_all(struct rollouts *r)
+{
+    char **names;
+    size_t n;
+    int64_t wake = ROLLOUT_NEVER;
+    roost_error err;
+
+    if (rollouts_names(r, &names, &n, &err) != ROOST_OK) {
+        log_error("rollouts_unreadable", "", err.msg);
+        return now_ms() + 1000;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t w;
+        pthread_mutex_lock(&r->mu);
+        w = tick_one(r, names[i]);
+        pthread_mutex_unlock(&r->mu);
+        if (w < wake)
+            wake = w;
+    }
+    free_names(names, n);
+    return wake;
+}
+
+/* ---- probes -------------------------------------------------------------- */
+
+static void fill_probe_status(Roost__V1__ProbeStatus *ps, const struct probe_status *st)
+{
+    roost__v1__probe_status__init(ps);
+    ps->name = (char *)st->name;
+    ps->state = (char *)probe_state_name(st->state);
+    ps->circuit = (char *)probe_circuit_name(st->circuit);
+    ps->latency_ms = st->latency_ms;
+    ps->consecutive_failures = st->consecutive_failures;
+    ps->since_unix_ms = st->since_ms;
+    ps->detail = (char *)st->detail;
+}
+
+/* On the prober's thread: a probe changed state. Commit it as a change, so
+ * SDKs and `roostctl status` see it, and let gates react. */
+static void on_probe_change(void *user, const struct probe_status *st)
+{
+    struct rollouts *r = user;
+    Roost__Storage__V1__ProbeRecord *rec;
+    Roost__V1__ProbeStatus ps, *saved, *list[1];
+    Roost__V1__ChangeEvent ev = ROOST__V1__CHANGE_EVENT__INIT;
+    struct store_txn t;
+    struct store_val v;
+    roost_error err;
+    roost_status rc;
+    struct log_line l;
+
+    log_begin(&l, st->state == PROBE_DOWN ? LOG_WARN : LOG_INFO, "probe_state");
+    log_str(&l, "probe", st->name);
+    log_str(&l, "state", probe_state_name(st->state));
+    log_str(&l, "circuit", probe_circuit_name(st->circuit));
+    log_f64(&l, "latency_ms", st->latency_ms);
+    log_str(&l, "detail", st->detail);
+    log_end(&l);
+
+    if (store_begin(r->store, true, &t, &err) != ROOST_OK)
+        return;
+    if (store_get(&t, TBL_PROBES, st->name, strlen(st->name), &v, NULL) != ROOST_OK ||
+        !(rec = roost__storage__v1__probe_record__unpack(NULL, v.len, v.data))) {
+        store_abort(&t); /* removed by an apply meanwhile */
+        return;
+    }
+    fill_probe_status(&ps, st);
+    saved = rec->status;
+    rec->status = &ps;
+    {
+        size_t len = roost__storage__v1__probe_record__get_packed_size(rec);
+        uint8_t *buf = malloc(len ? len : 1);
+        rc = buf ? ROOST_OK : ROOST_ENOMEM;
+        if (buf) {
+            roost__storage__v1__probe_record__pack(rec, buf);
+            rc = store_put(&t, TBL_PROBES, st->name, strlen(st->name), buf, len, &err);
+            free(buf);
+        }
+    }
+    list[0] = &ps;
+    ev.n_probes = 1;
+    ev.probes = list;
+    ev.actor = "prober";
+    ev.flag_set = rec->flag_set;
+    if (rc == ROOST_OK)
+        rc = change_commit(&t, r->hub, &ev, &err);
+    else
+        store_abort(&t);
+    rec->status = saved;
+    roost__storage__v1__probe_record__free_unpacked(rec, NULL);
+    if (rc != ROOST_OK)
+        log_error("probe_state_not_recorded", st->name, err.msg);
+    rollouts_kick(r, false);
+}
+
+/* Gives the prober the stored probes. */
+static void reload_probes(struct rollouts *r)
+{
+    struct store_txn t;
+    struct store_iter it;
+    struct store_val k = {0}, v = {0};
+    struct probe_spec *specs = NULL;
+    size_t n = 0, cap = 0;
+    roost_error err;
+
+    if (store_begin(r->store, false, &t, &err) != ROOST_OK)
+        return;
+    if (store_iter_open(&t, TBL_PROBES, NULL, 0, &it, &err) == ROOST_OK) {
+        while (store_iter_next(&it, &k, &v)) {
+            Roost__Storage__V1__ProbeRecord *rec =
+                roost__storage__v1__probe_record__unpack(NULL, v.len, v.data);
+            cJSON *j = rec ? cJSON_Parse(rec->spec_json) : NULL;
+            char path[PROBE_NAME_MAX + 16];
+
+            if (n == cap) {
+                struct probe_spec *ns = realloc(specs, (cap = cap ? cap * 2 : 8) * sizeof *ns);
+                if (!ns) {
+                    cJSON_Delete(j);
+                    if (rec)
+                        roost__storage__v1__probe_record__free_unpacked(rec, NULL);
+                    break;
+                }
+                specs = ns;
+            }
+            if (j) {
+                snprintf(path, sizeof path, "probes.%s", rec->name);
+                if (probe_spec_parse(j, rec->name, path, &specs[n], &err) == ROOST_OK)
+                    n++;
+                else
+                    log_error("probe_not_loaded", rec->name, err.msg);
+            }
+            cJSON_Delete(j);
+            if (rec)
+                roost__storage__v1__probe_record__free_unpacked(rec, NULL);
+        }
+        store_iter_close(&it);
+    }
+    store_abort(&t);
+    if (prober_set(r->prober, specs, n, &err) != ROOST_OK)
+        log_error("probes_not_loaded", "", err.msg);
+    for (size_t i = 0; i < n; i++)
+        probe_spec_free(&specs[i]);
+    free(specs);
+}
+
+size_t rollouts_probe_states(struct rollouts *r, struct probe_status *out, size_t cap)
+{
+    return r->prober ? prober_snapshot(r->prober, out, cap) : 0;
+}
+
+/* ---- the controller thread ------------------------------------------------ */
+
+static void *controller_main(void *arg)
+{
+    struct rollouts *r = arg;
+
+    for (;;) {
+        bool probes;
+        int64_t wake, now;
+
+        pthread_mutex_lock(&r->wake_mu);
+        if (r->stop) {
+            pthread_mutex_unlock(&r->wake_mu);
+            return NULL;
+        }
+        probes = r->reload_probes;
+        r->reload_probes = false;
+        r->kicked = false;
+        pthread_mutex_unlock(&r->wake_mu);
+
+        if (probes)
+            reload_probes(r);
+        wake = tick_all(r);
+
+        pthread_mutex_lock(&r->wake_mu);
+        now = now_ms();
+        if (wake != ROLLOUT_NEVER)
+            wake += r->opt.settle_ms; /* let reports of the window land first */
+        if (wake > now + IDLE_WAKE_MS)
+            wake = now + IDLE_WAKE_MS;
+        while (!r->kicked && !r->stop && now_ms() < wake) {
+            struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000L};
+            if (pthread_cond_timedwait(&r->wake_cv, &r->wake_mu, &ts) != 0)
+                break;
+        }
+        pthread_mutex_unlock(&r->wake_mu);
+    }
+}
+
+void rollouts_kick(struct rollouts *r, bool probes_changed)
+{
+    pthread_mutex_lock(&r->wake_mu);
+    r->kicked = true;
+    r->reload_probes |= probes_changed;
+    pthread_cond_broadcast(&r->wake_cv);
+    pthread_mutex_unlock(&r->wake_mu);
+}
+
+roost_status rollouts_create(struct store *st, struct hub *hub, const struct rollouts_options *opt,
+                             struct rollouts **out, roost_error *err)
+{
+    struct rollouts *r = calloc(1, sizeof *r);
+
+    if (!r)
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    r->store = st;
+    r->hub = hub;
+    r->opt = *opt;
+    if (r->opt.hook_workers <= 0)
+        r->opt.hook_workers = 2;
+    if (r->opt.hook_workers > HOOK_WORKERS_MAX)
+        r->opt.hook_workers = HOOK_WORKERS_MAX;
+    if (r->opt.settle_ms < 0)
+        r->opt.settle_ms = 1000;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_mutex_init(&r->wake_mu, NULL);
+    pthread_cond_init(&r->wake_cv, NULL);
+    pthread_mutex_init(&r->q_mu, NULL);
+    pthread_cond_init(&r->q_cv, NULL);
+    r->reload_probes = true;
+    *out = r;
+    return ROOST_OK;
+}
+
+roost_status rollouts_start(struct rollouts *r, roost_error *err)
+{
+    roost_status rc;
+
+    if ((rc = prober_create(on_probe_change, r, &r->prober, err)) != ROOST_OK)
+        return rc;
+    for (int i = 0; i < r->opt.hook_workers; i++) {
+        if (pthread_create(&r->workers[i], NULL, hook_worker, r) != 0)
+            break;
+        r->nworkers++;
+    }
+    if (r->nworkers == 0 || pthread_create(&r->thread, NULL, controller_main, r) != 0)
+        return roost_error_set(err, ROOST_EINTERNAL, "cannot start the rollout controller threads");
+    r->thread_running = true;
+    return ROOST_OK;
+}
+
+void rollouts_destroy(struct rollouts *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->wake_mu);
+    r->stop = true;
+    pthread_cond_broadcast(&r->wake_cv);
+    pthread_mutex_unlock(&r->wake_mu);
+    if (r->thread_running)
+        pthread_join(r->thread, NULL);
+    /* Queued hooks still run: a rollback's page must not be lost to a
+     * restart that happened to follow it. */
+    pthread_mutex_lock(&r->q_mu);
+    r->q_stop = true;
+    pthread_cond_broadcast(&r->q_cv);
+    pthread_mutex_unlock(&r->q_mu);
+    for (int i = 0; i < r->nworkers; i++)
+        pthread_join(r->workers[i], NULL);
+    prober_destroy(r->prober);
+    pthread_cond_destroy(&r->q_cv);
+    pthread_mutex_destroy(&r->q_mu);
+    pthread_cond_destroy(&r->wake_cv);
+    pthread_mutex_destroy(&r->wake_mu);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+/* ---- commands and reading ------------------------------------------------- */
+
+roost_status rollouts_command(struct rollouts *r, const char *name, const char *command,
+                              const char *actor, const char *reason, roost_error *err)
+{
+    struct rollout_decision *d;
+    struct rollout_state next;
+    enum rollout_command cmd;
+    struct loaded l;
+    roost_status rc;
+
+    if (!rollout_command_parse(command, &cmd))
+        return roost_error_set(err, ROOST_EINVAL,
+                               "unknown rollout command '%s'; expected start, pause, resume, "
+                               "promote, abort or retry",
+                               command);
+    if (!(d = malloc(sizeof *d)))
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    pthread_mutex_lock(&r->mu);
+    for (int attempt = 0; attempt < 4; attempt++) {
+        if ((rc = load(r, name, &l, err)) != ROOST_OK)
+            break;
+        rc = rollout_command(l.spec, &l.st, cmd, actor, now_ms(), &next, d, err);
+        if (rc == ROOST_OK)
+            rc = commit_decision(r, &l, &next, d, actor, reason, err);
+        if (rc == ROOST_OK)
+            queue_hooks(r, &l, d);
+        unload(&l);
+        if (rc != ROOST_ECONFLICT || !strstr(err->msg, "changed while deciding"))
+            break;
+    }
+    pthread_mutex_unlock(&r->mu);
+    free(d);
+    if (rc == ROOST_OK)
+        rollouts_kick(r, false);
+    return rc;
+}
+
+roost_status rollouts_history(struct store *st, const char *name, uint32_t limit,
+                              uint64_t before_seq, Roost__V1__Decision ***out, size_t *n,
+                              roost_error *err)
+{
+    uint8_t prefix[256];
+    size_t plen = resources_decision_prefix(ROOST__V1__SCOPE_KIND__SCOPE_KIND_ROLLOUT, name, prefix,
+                                            sizeof prefix);
+    Roost__V1__Decision **ring;
+    struct store_txn t;
+    struct store_iter it;
+    struct store_val k = {0}, v = {0};
+    size_t count = 0;
+    roost_status rc;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0)
+        limit = 100;
+    if (limit > 10000)
+        limit = 10000;
+    if (plen == 0)
+        return roost_error_set(err, ROOST_EINVAL, "rollout name too long");
+    if (!(ring = calloc(limit, sizeof *ring)))
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    if ((rc = store_begin(st, false, &t, err)) != ROOST_OK) {
+        free(ring);
+        return rc;
+    }
+    /* Keys sort by sequence; keep the newest `limit` older than before_seq. */
+    if ((rc = store_iter_open(&t, TBL_DECISIONS, prefix, plen, &it, err)) == ROOST_OK) {
+        while (store_iter_next(&it, &k, &v)) {
+            Roost__V1__Decision *d;
+            if (k.len != plen + 8)
+                continue;
+            if (before_seq && store_u64_from_key((const uint8_t *)k.data + plen) >= before_seq)
+                break;
+            if (!(d = roost__v1__decision__unpack(NULL, v.len, v.data)))
+                continue;
+            if (ring[count % limit])
+                roost__v1__decision__free_unpacked(ring[count % limit], NULL);
+            ring[count % limit] = d;
+            count++;
+        }
+        store_iter_close(&it);
+    }
+    store_abort(&t);
+    if (rc != ROOST_OK) {
+        for (size_t i = 0; i < limit; i++)
+            if (ring[i])
+                roost__v1__decision__free_unpacked(ring[i], NULL);
+        free(ring);
+        return rc;
+    }
+    /* Newest first. */
+    {
+        size_t have = count < limit ? count : limit;
+        Roost__V1__Decision **res = calloc(have + 1, sizeof *res);
+        if (!res) {
+            for (size_t i = 0; i < limit; i++)
+                if (ring[i])
+                    roost__v1__decision__free_unpacked(ring[i], NULL);
+            free(ring);
+            return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < have; i++)
+            res[i] = ring[(count - 1 - i) % limit];
+        free(ring);
+        *out = res;
+        *n = have;
+    }
+    return ROOST_OK;
+}
+
+static void describe_step(const struct rollout_spec *spec, const struct rollout_state *st,
+                          char *out, size_t cap)
+{
+    const struct rollout_step *s;
+    char dur[32];
+
+    if (st->phase == ROLLOUT_PENDING) {
+        snprintf(out, cap, "not started");
+        return;
+    }
+    if (st->phase == ROLLOUT_PROMOTED || st->phase == ROLLOUT_ROLLED_BACK ||
+        st->step >= spec->nsteps) {
+        snprintf(out, cap, "%s", st->step >= spec->nsteps ? "all steps done" : "finished");
+        return;
+    }
+    s = &spec->steps[st->step];
+    switch (s->kind) {
+    case ROLLOUT_STEP_SET_WEIGHT:
+        snprintf(out, cap, "setWeight %u", s->weight);
+        break;
+    case ROLLOUT_STEP_PAUSE:
+        if (s->duration_ms == ROLLOUT_PAUSE_UNTIL_PROMOTED) {
+            snprintf(out, cap, "pause until promoted");
+        } else {
+            rollout_duration_format(s->duration_ms, dur, sizeof dur);
+            snprintf(out, cap, "pause %s", dur);
+        }
+        break;
+    case ROLLOUT_STEP_ANALYSIS:
+        snprintf(out, cap, "analysis %u/%u passed (%u failed, %u inconclusive)", st->passed,
+                 s->count, st->failures, st->inconclusive);
+        break;
+    }
+}
+
+void rollouts_info_free(Roost__V1__RolloutInfo *info)
+{
+    if (!info)
+        return;
+    for (size_t i = 0; i < info->n_recent; i++)
+        roost__v1__decision__free_unpacked(info->recent[i], NULL);
+    free(info->recent);
+    if (info->rollout)
+        roost__v1__rollout__free_unpacked(info->rollout, NULL);
+    free(info->paused_reason);
+    free(info->step_description);
+    free(info->spec_json);
+    free(info);
+}
+
+roost_status rollouts_info(struct rollouts *r, const char *name, Roost__V1__RolloutInfo **out,
+                           roost_error *err)
+{
+    Roost__V1__RolloutInfo *info = calloc(1, sizeof *info);
+    char buf[256];
+    struct loaded l;
+    roost_status rc;
+    int64_t wake;
+
+    if (!info)
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    roost__v1__rollout_info__init(info);
+    info->paused_reason = info->step_description = info->spec_json = NULL;
+    if ((rc = load(r, name, &l, err)) != ROOST_OK) {
+        free(info);
+        return rc;
+    }
+    info->rollout = l.rec->view;
+    l.rec->view = NULL;
+    if (l.st.phase == ROLLOUT_PAUSED)
+        snprintf(buf, sizeof buf, "%s%s%s", rollout_pause_reason_name(l.st.pause_reason),
+                 l.st.detail[0] ? ": " : "", l.st.detail);
+    else if (l.st.phase == ROLLOUT_ROLLED_BACK)
+        snprintf(buf, sizeof buf, "%s%s%s", rollout_end_reason_name(l.st.end_reason),
+                 l.st.detail[0] ? ": " : "", l.st.detail);
+    else
+        buf[0] = '\0';
+    info->paused_reason = strdup(buf);
+    info->step_started_unix_ms = l.st.step_started_ms;
+    wake = rollout_next_wakeup(l.spec, &l.st, now_ms());
+    info->next_decision_unix_ms = wake == ROLLOUT_NEVER ? 0 : wake;
+    info->steps = (uint32_t)l.spec->nsteps;
+    describe_step(l.spec, &l.st, buf, sizeof buf);
+    info->step_description = strdup(buf);
+    info->attempt = l.st.attempt;
+    info->spec_json = malloc(l.rec->spec.len + 1);
+    if (info->spec_json) {
+        memcpy(info->spec_json, l.rec->spec.data, l.rec->spec.len);
+        info->spec_json[l.rec->spec.len] = '\0';
+    }
+    unload(&l);
+    if (!info->paused_reason || !info->step_description || !info->spec_json) {
+        rollouts_info_free(info);
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    }
+    if ((rc = rollouts_history(r->store, name, RECENT_DECISIONS, 0, &info->recent,
+                               &info->n_recent, err)) != ROOST_OK) {
+        rollouts_info_free(info);
+        return rc;
+    }
+    *out = info;
+    return ROOST_OK;
+}
