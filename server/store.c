@@ -30,6 +30,7 @@ static const char *const table_names[TBL_COUNT] = {
     [TBL_ROLLOUTS] = "rollouts",
     [TBL_DECISIONS] = "decisions",
     [TBL_PROBES] = "probes",
+    [TBL_EXPERIMENTS] = "experiments",
 };
 
 struct store {

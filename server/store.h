@@ -36,6 +36,7 @@ enum store_table {
     TBL_ROLLOUTS,   /* rollout name -> roost.storage.v1.RolloutRecord */
     TBL_DECISIONS,  /* u8 scope kind | scope key '\0' | u64 seq (BE) -> roost.v1.Decision */
     TBL_PROBES,     /* probe name -> roost.storage.v1.ProbeRecord */
+    TBL_EXPERIMENTS, /* experiment name -> roost.storage.v1.ExperimentRecord */
     TBL_COUNT
 };
 
