@@ -8,6 +8,7 @@
 #include "flags.h"
 #include "log.h"
 #include "roost/version.h"
+#include "experiments.h"
 #include "rollouts.h"
 #include "roostd.h"
 
@@ -180,6 +181,12 @@ static void admin_status(void *ctx, const struct rpc_request *req, struct rpc_re
         out.probes = pp;
         if (rollouts_names(d->rollouts, &names, &nr, &err) == ROOST_OK) {
             out.rollouts = (uint32_t)nr;
+            for (size_t i = 0; i < nr; i++)
+                free(names[i]);
+            free(names);
+        }
+        if (experiments_names(d->experiments, &names, &nr, &err) == ROOST_OK) {
+            out.experiments = (uint32_t)nr;
             for (size_t i = 0; i < nr; i++)
                 free(names[i]);
             free(names);

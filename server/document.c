@@ -4,7 +4,8 @@
  * (server/compile's parser reports line and column), the known top-level
  * keys and the flag set it names. Each part has its own strict parser,
  * which names the JSON path in its messages: the flag compiler for "flags"
- * and "$evaluators", server/rollout for "rollouts" and "probes". */
+ * and "$evaluators", server/rollout for "rollouts" and "probes",
+ * server/experiment for "experiments". */
 #include "document.h"
 
 #include <cjson/cJSON.h>
@@ -13,11 +14,13 @@
 #include <string.h>
 
 #include "compile/compile.h"
+#include "experiment/spec.h"
+#include "experiment/split.h"
 #include "rollout/probes.h"
 #include "rollout/spec.h"
 
-static const char *const top_level_keys[] = {"$schema", "flags",    "$evaluators",
-                                             "metadata", "rollouts", "probes"};
+static const char *const top_level_keys[] = {"$schema",  "flags",  "$evaluators", "metadata",
+                                             "rollouts", "probes", "experiments"};
 
 /* Edit distance, for "did you mean" on misspelled keys. */
 static size_t distance(const char *a, const char *b)
@@ -61,7 +64,7 @@ static roost_status check_top_level(const cJSON *root, roost_error *err)
                                    item->string, top_level_keys[best]);
         return roost_error_set(err, ROOST_EINVAL,
                                "unknown top-level key '%s'; expected flags, $evaluators, metadata, "
-                               "rollouts, probes or $schema",
+                               "rollouts, probes, experiments or $schema",
                                item->string);
     }
     return ROOST_OK;
@@ -226,6 +229,167 @@ done:
     return rc;
 }
 
+/* The flags of the document as the experiment parser sees them, straight
+ * from the JSON (the compiler has not run yet: experiments may add the
+ * targeting their flag needs). */
+struct flag_infos {
+    struct experiment_flag_info *info;
+    const char **names; /* all variant names, info[i].variants point in here */
+    size_t n;
+};
+
+static void flag_infos_free(struct flag_infos *fi)
+{
+    free(fi->info);
+    free(fi->names);
+}
+
+static const cJSON *flag_object(const cJSON *root, const char *key)
+{
+    const cJSON *flags = cJSON_GetObjectItemCaseSensitive(root, "flags"), *f;
+
+    if (cJSON_IsObject(flags))
+        return cJSON_GetObjectItemCaseSensitive(flags, key);
+    cJSON_ArrayForEach(f, flags)
+    {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(f, "key");
+        if (cJSON_IsString(k) && strcmp(k->valuestring, key) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+static roost_status flag_infos_of(const cJSON *root, struct flag_infos *fi, roost_error *err)
+{
+    const cJSON *flags = cJSON_GetObjectItemCaseSensitive(root, "flags"), *f;
+    size_t nflags = (size_t)cJSON_GetArraySize(flags), nvars = 0, used = 0;
+
+    memset(fi, 0, sizeof *fi);
+    cJSON_ArrayForEach(f, flags)
+        nvars += (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(f, "variants"));
+    fi->info = calloc(nflags + 1, sizeof *fi->info);
+    fi->names = calloc(nvars + 1, sizeof *fi->names);
+    if (!fi->info || !fi->names)
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    cJSON_ArrayForEach(f, flags)
+    {
+        const cJSON *k = cJSON_IsObject(flags) ? NULL : cJSON_GetObjectItemCaseSensitive(f, "key");
+        const cJSON *vars = cJSON_GetObjectItemCaseSensitive(f, "variants"), *v;
+        struct experiment_flag_info *info = &fi->info[fi->n];
+
+        info->key = cJSON_IsObject(flags) ? f->string : (cJSON_IsString(k) ? k->valuestring : "");
+        info->variants = &fi->names[used];
+        info->type = ROOST_VALUE_STRING;
+        cJSON_ArrayForEach(v, vars)
+        {
+            if (info->nvariants == 0)
+                info->type = cJSON_IsBool(v)     ? ROOST_VALUE_BOOLEAN
+                             : cJSON_IsNumber(v) ? ROOST_VALUE_NUMBER
+                             : cJSON_IsObject(v) ? ROOST_VALUE_OBJECT
+                                                 : ROOST_VALUE_STRING;
+            fi->names[used++] = v->string;
+            info->nvariants++;
+        }
+        fi->n++;
+    }
+    return ROOST_OK;
+}
+
+/* "experiments": each parsed against its flag. A flag without targeting
+ * gets the split rule that implements the experiment's plan (roostd writes
+ * it, so the allocation and weights live in one place); a flag with its own
+ * targeting keeps it, and is checked after compilation (check_splits). */
+static roost_status take_experiments(cJSON *root, struct flag_doc *out, roost_error *err)
+{
+    const cJSON *exps = cJSON_GetObjectItemCaseSensitive(root, "experiments"), *e;
+    struct experiment_spec *spec = NULL;
+    struct flag_infos fi = {0};
+    roost_status rc = ROOST_OK;
+
+    if (!exps)
+        return ROOST_OK;
+    if (!cJSON_IsObject(exps))
+        return roost_error_set(err, ROOST_EINVAL,
+                               "experiments: expected an object of experiments by name");
+    out->experiments = calloc((size_t)cJSON_GetArraySize(exps) + 1, sizeof *out->experiments);
+    spec = malloc(sizeof *spec);
+    if (!out->experiments || !spec) {
+        free(spec);
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    }
+    if ((rc = flag_infos_of(root, &fi, err)) != ROOST_OK)
+        goto done;
+    cJSON_ArrayForEach(e, exps)
+    {
+        struct doc_experiment *d = &out->experiments[out->nexperiments];
+        cJSON *flag, *rule;
+
+        if ((rc = experiment_spec_parse(e, e->string, fi.info, fi.n, spec, err)) != ROOST_OK)
+            break;
+        for (size_t i = 0; i < out->nexperiments; i++) {
+            if (strcmp(out->experiments[i].flag, spec->flag) == 0) {
+                rc = roost_error_set(err, ROOST_EINVAL,
+                                     "experiments.%s.flag: flag '%s' already runs experiment "
+                                     "'%s'; one experiment per flag at a time",
+                                     e->string, spec->flag, out->experiments[i].name);
+                goto done;
+            }
+        }
+        flag = (cJSON *)flag_object(root, spec->flag);
+        if (flag && !cJSON_GetObjectItemCaseSensitive(flag, "targeting")) {
+            if ((rc = experiment_split_rule(spec, &rule, err)) != ROOST_OK)
+                break;
+            cJSON_AddItemToObject(flag, "targeting", rule);
+        }
+        if ((rc = experiment_spec_canonical(spec, &d->spec, &d->spec_len, err)) != ROOST_OK)
+            break;
+        d->name = strdup(spec->name);
+        d->flag = strdup(spec->flag);
+        d->unit = strdup(spec->unit);
+        out->nexperiments++;
+        if (!d->name || !d->flag || !d->unit) {
+            rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
+            break;
+        }
+    }
+done:
+    flag_infos_free(&fi);
+    free(spec);
+    return rc;
+}
+
+/* Every experiment's flag, as compiled, must split units as planned. */
+static roost_status check_splits(const roost_compiled_set *set, const struct flag_doc *doc,
+                                 roost_error *err)
+{
+    for (size_t i = 0; i < doc->nexperiments; i++) {
+        const struct doc_experiment *d = &doc->experiments[i];
+        const roost_compiled_flag *cf = roost_compiled_set_find(set, d->flag);
+        struct experiment_split_report report;
+        struct experiment_spec spec;
+        roost_flag flag;
+        roost_status rc;
+
+        if (!cf)
+            return roost_error_set(err, ROOST_EINVAL, "experiments.%s.flag: no flag '%s'", d->name,
+                                   d->flag);
+        if ((rc = experiment_spec_parse_text(d->spec, d->spec_len, d->name, NULL, 0, &spec, err)) ||
+            (rc = roost_flag_load(&flag, cf->image, cf->image_len, err)))
+            return rc;
+        if ((rc = experiment_split_check(&spec, &flag, &report, err)) != ROOST_OK) {
+            roost_error_prefix(err, "experiments.%s: ", d->name);
+            if (rc == ROOST_ECONFLICT && err) {
+                size_t n = strlen(err->msg);
+                snprintf(err->msg + n, sizeof err->msg - n,
+                         " (remove the flag's targeting and roostd writes the rule that "
+                         "implements the plan)");
+            }
+            return rc;
+        }
+    }
+    return ROOST_OK;
+}
+
 roost_status document_parse(const uint8_t *data, size_t len, size_t max_bytes,
                             const char *source, struct flag_doc *out, roost_error *err)
 {
@@ -247,7 +411,9 @@ roost_status document_parse(const uint8_t *data, size_t len, size_t max_bytes,
         rc = roost_error_set(err, ROOST_EINVAL, "expected a JSON object with \"flags\" at the top");
     else if ((rc = check_top_level(root, err)) == ROOST_OK &&
              (rc = flag_set_of(root, &out->flag_set, err)) == ROOST_OK &&
+             (rc = take_experiments(root, out, err)) == ROOST_OK &&
              (rc = roost_compile_flagset(root, &set, err)) == ROOST_OK &&
+             (rc = check_splits(set, out, err)) == ROOST_OK &&
              (rc = take_compiled(set, out, err)) == ROOST_OK &&
              (rc = take_probes(root, out, err)) == ROOST_OK)
         rc = take_rollouts(root, out, err);

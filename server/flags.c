@@ -44,6 +44,14 @@ void flag_doc_free(struct flag_doc *doc)
         free(doc->probes[i].spec_json);
     }
     free(doc->probes);
+    for (size_t i = 0; i < doc->nexperiments; i++) {
+        struct doc_experiment *e = &doc->experiments[i];
+        free(e->name);
+        free(e->spec);
+        free(e->flag);
+        free(e->unit);
+    }
+    free(doc->experiments);
     for (size_t i = 0; i < doc->nwarnings; i++)
         free(doc->warnings[i]);
     free(doc->warnings);
@@ -295,11 +303,13 @@ void flags_apply_response_free(Roost__V1__ApplyResponse *r)
     char **lists[] = {r->added,          r->changed,          r->removed,
                       r->warnings,       r->rollouts_added,   r->rollouts_changed,
                       r->rollouts_removed, r->probes_added,   r->probes_changed,
-                      r->probes_removed};
+                      r->probes_removed, r->experiments_added, r->experiments_changed,
+                      r->experiments_removed};
     size_t counts[] = {r->n_added,          r->n_changed,          r->n_removed,
                        r->n_warnings,       r->n_rollouts_added,   r->n_rollouts_changed,
                        r->n_rollouts_removed, r->n_probes_added,   r->n_probes_changed,
-                       r->n_probes_removed};
+                       r->n_probes_removed, r->n_experiments_added, r->n_experiments_changed,
+                       r->n_experiments_removed};
 
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
         for (size_t j = 0; j < counts[i]; j++)
@@ -393,11 +403,17 @@ roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_do
     TAKE(probes_added);
     TAKE(probes_changed);
     TAKE(probes_removed);
+    TAKE(experiments_added);
+    TAKE(experiments_changed);
+    TAKE(experiments_removed);
 #undef TAKE
 
     if (dry_run || (nup == 0 && removed.n == 0 && out->n_rollouts_added + out->n_rollouts_changed +
                                                          out->n_rollouts_removed + out->n_probes_added +
-                                                         out->n_probes_changed + out->n_probes_removed ==
+                                                         out->n_probes_changed + out->n_probes_removed +
+                                                         out->n_experiments_added +
+                                                         out->n_experiments_changed +
+                                                         out->n_experiments_removed ==
                                                      0)) {
         out->revision = store_txn_revision(&t);
         store_abort(&t);
@@ -416,6 +432,10 @@ roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_do
         ev.rollouts_removed = out->rollouts_removed;
         ev.n_probes_removed = out->n_probes_removed;
         ev.probes_removed = out->probes_removed;
+        ev.n_experiments = res.nexperiment_views;
+        ev.experiments = res.experiment_views;
+        ev.n_experiments_removed = out->n_experiments_removed;
+        ev.experiments_removed = out->experiments_removed;
         ev.actor = (char *)(actor ? actor : "");
         ev.flag_set = doc->flag_set;
         rc = change_commit(&t, hub, &ev, err);

@@ -50,8 +50,16 @@ struct doc_probe {
     char *spec_json;   /* the probe's definition, compact JSON */
 };
 
+/* One experiment of a document (server/experiment/spec.h). */
+struct doc_experiment {
+    char *name;
+    char *spec;        /* canonical spec (experiment_spec_canonical) */
+    size_t spec_len;
+    char *flag, *unit;
+};
+
 /* A parsed and compiled configuration document: the desired state of one
- * flag set — its flags, rollouts and probes. */
+ * flag set — its flags, rollouts, probes and experiments. */
 struct flag_doc {
     char *flag_set;
     struct flag_def *flags;
@@ -60,6 +68,8 @@ struct flag_doc {
     size_t nrollouts;
     struct doc_probe *probes;
     size_t nprobes;
+    struct doc_experiment *experiments;
+    size_t nexperiments;
     char **warnings;
     size_t nwarnings;
 };

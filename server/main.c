@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "evaluator.h"
+#include "experiments.h"
 #include "rollouts.h"
 #include "log.h"
 #include "roost/version.h"
@@ -37,6 +38,8 @@ static const char usage[] =
     "  --changelog-keep N         changes kept for clients to resume from (default 10000)\n"
     "  --subscriber-max-lag N     changes a slow subscriber may fall behind before it is\n"
     "                             sent a fresh snapshot instead (default 256)\n"
+    "  --experiment-interval SECONDS  how often running experiments are analysed\n"
+    "                             (default 60)\n"
     "  --stream-keepalive SECONDS period of keep_alive messages on flagd event streams\n"
     "                             (default 30)\n"
     "  --store-max-mb N           largest size the store may grow to (default 1024)\n"
@@ -69,6 +72,7 @@ enum {
     OPT_THREADS,
     OPT_GRACE,
     OPT_KEEPALIVE,
+    OPT_EXP_INTERVAL,
     OPT_METRICS_MINUTE,
     OPT_METRICS_HOUR,
     OPT_METRICS_RECENT,
@@ -114,6 +118,7 @@ static int parse_args(int argc, char **argv, struct roostd_config *c)
         {"threads", required_argument, NULL, OPT_THREADS},
         {"shutdown-grace", required_argument, NULL, OPT_GRACE},
         {"stream-keepalive", required_argument, NULL, OPT_KEEPALIVE},
+        {"experiment-interval", required_argument, NULL, OPT_EXP_INTERVAL},
         {"metrics-minute-retention", required_argument, NULL, OPT_METRICS_MINUTE},
         {"metrics-hour-retention", required_argument, NULL, OPT_METRICS_HOUR},
         {"metrics-recent-retention", required_argument, NULL, OPT_METRICS_RECENT},
@@ -175,6 +180,13 @@ static int parse_args(int argc, char **argv, struct roostd_config *c)
                 return usage_error("--shutdown-grace: '%s' is not a number of seconds (0 to 3600)",
                                    optarg);
             c->shutdown_grace_ms = (int)v * 1000;
+            break;
+        case OPT_EXP_INTERVAL:
+            if (!parse_u64(optarg, 1, 86400, &v))
+                return usage_error("--experiment-interval: '%s' is not a number of seconds (1 to "
+                                   "86400)",
+                                   optarg);
+            c->experiment_interval_ms = (int64_t)v * 1000;
             break;
         case OPT_KEEPALIVE:
             if (!parse_u64(optarg, 1, 3600, &v))
@@ -300,7 +312,10 @@ static int run(struct roostd *d)
     }
     {
         struct rollouts_options rop = {2, 1000};
-        if (rollouts_create(d->store, d->hub, &rop, &d->rollouts, &err) != ROOST_OK) {
+        if (rollouts_create(d->store, d->hub, &rop, &d->rollouts, &err) != ROOST_OK ||
+            experiments_create(d->store, d->hub, d->cfg.experiment_interval_ms, &d->experiments,
+                               &err) != ROOST_OK) {
+            rollouts_destroy(d->rollouts);
             evaluator_destroy(d->evaluator);
             hub_destroy(d->hub);
             store_close(d->store);
@@ -310,6 +325,7 @@ static int run(struct roostd *d)
     /* Before the first Report can arrive: it sets the recent-rows mark. */
     if (metrics_retention_start(d->store, &d->cfg.metrics, &d->retention, &err) != ROOST_OK) {
         rollouts_destroy(d->rollouts);
+        experiments_destroy(d->experiments);
         evaluator_destroy(d->evaluator);
         hub_destroy(d->hub);
         store_close(d->store);
@@ -328,10 +344,13 @@ static int run(struct roostd *d)
         api_flagd_eval_register(d, &err) != ROOST_OK ||
         api_flagd_sync_register(d, &err) != ROOST_OK ||
         api_rollouts_register(d, &err) != ROOST_OK ||
+        api_experiments_register(d, &err) != ROOST_OK ||
         rpc_server_start(d->rpc, d->cfg.listen, &port, &err) != ROOST_OK ||
-        rollouts_start(d->rollouts, &err) != ROOST_OK) {
+        rollouts_start(d->rollouts, &err) != ROOST_OK ||
+        experiments_start(d->experiments, &err) != ROOST_OK) {
         rpc_server_destroy(d->rpc);
         rollouts_destroy(d->rollouts);
+        experiments_destroy(d->experiments);
         metrics_retention_stop(d->retention);
         evaluator_destroy(d->evaluator);
         hub_destroy(d->hub);
@@ -371,6 +390,7 @@ static int run(struct roostd *d)
     rpc_server_shutdown(d->rpc, d->cfg.shutdown_grace_ms);
     rpc_server_destroy(d->rpc);
     rollouts_destroy(d->rollouts);
+    experiments_destroy(d->experiments);
     metrics_retention_stop(d->retention);
     evaluator_destroy(d->evaluator);
     hub_destroy(d->hub);
@@ -401,6 +421,7 @@ int main(int argc, char **argv)
         .threads = 4,
         .shutdown_grace_ms = 10000,
         .stream_keepalive_s = HUB_DEFAULT_KEEPALIVE_S,
+        .experiment_interval_ms = 60000,
     };
     metrics_retention_defaults(&d.cfg.metrics);
     if ((rc = parse_args(argc, argv, &d.cfg)) >= 0)

@@ -51,16 +51,23 @@ void resources_changes_free(struct resource_changes *c)
     free_list(c->probes_added, c->n_probes_added);
     free_list(c->probes_changed, c->n_probes_changed);
     free_list(c->probes_removed, c->n_probes_removed);
+    free_list(c->experiments_added, c->n_experiments_added);
+    free_list(c->experiments_changed, c->n_experiments_changed);
+    free_list(c->experiments_removed, c->n_experiments_removed);
     for (size_t i = 0; i < c->nviews; i++)
         roost__v1__rollout__free_unpacked(c->views[i], NULL);
     free(c->views);
+    for (size_t i = 0; i < c->nexperiment_views; i++)
+        roost__v1__experiment__free_unpacked(c->experiment_views[i], NULL);
+    free(c->experiment_views);
     memset(c, 0, sizeof *c);
 }
 
 bool resources_changed(const struct resource_changes *c)
 {
     return c->n_rollouts_added + c->n_rollouts_changed + c->n_rollouts_removed +
-               c->n_probes_added + c->n_probes_changed + c->n_probes_removed >
+               c->n_probes_added + c->n_probes_changed + c->n_probes_removed +
+               c->n_experiments_added + c->n_experiments_changed + c->n_experiments_removed >
            0;
 }
 
@@ -411,6 +418,155 @@ static roost_status stage_probes(struct store_txn *t, const struct flag_doc *doc
     return rc;
 }
 
+roost_status resources_get_experiment(struct store_txn *t, const char *name,
+                                      Roost__Storage__V1__ExperimentRecord **out, roost_error *err)
+{
+    struct store_val v;
+    roost_status rc = store_get(t, TBL_EXPERIMENTS, name, strlen(name), &v, NULL);
+
+    if (rc == ROOST_ENOTFOUND)
+        return roost_error_set(err, ROOST_ENOTFOUND,
+                               "experiment '%s' does not exist (roostctl experiment list shows "
+                               "them)",
+                               name);
+    if (rc != ROOST_OK)
+        return roost_error_set(err, rc, "cannot read experiment %s", name);
+    *out = roost__storage__v1__experiment_record__unpack(NULL, v.len, v.data);
+    if (!*out || !(*out)->view) {
+        if (*out)
+            roost__storage__v1__experiment_record__free_unpacked(*out, NULL);
+        return roost_error_set(err, ROOST_ECORRUPT, "stored experiment %s cannot be decoded", name);
+    }
+    return ROOST_OK;
+}
+
+roost_status resources_put_experiment(struct store_txn *t,
+                                      const Roost__Storage__V1__ExperimentRecord *rec,
+                                      roost_error *err)
+{
+    size_t len = roost__storage__v1__experiment_record__get_packed_size(rec);
+    uint8_t *buf = malloc(len ? len : 1);
+    roost_status rc;
+
+    if (!buf)
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    roost__storage__v1__experiment_record__pack(rec, buf);
+    rc = store_put(t, TBL_EXPERIMENTS, rec->name, strlen(rec->name), buf, len, err);
+    free(buf);
+    return rc;
+}
+
+static bool push_experiment_view(struct resource_changes *c, const Roost__V1__Experiment *v)
+{
+    size_t len = roost__v1__experiment__get_packed_size(v);
+    uint8_t *buf = malloc(len ? len : 1);
+    Roost__V1__Experiment **nv;
+
+    if (!buf)
+        return false;
+    roost__v1__experiment__pack(v, buf);
+    nv = realloc(c->experiment_views, (c->nexperiment_views + 1) * sizeof *nv);
+    if (nv)
+        c->experiment_views = nv;
+    if (!nv || !(nv[c->nexperiment_views] = roost__v1__experiment__unpack(NULL, len, buf))) {
+        free(buf);
+        return false;
+    }
+    free(buf);
+    c->nexperiment_views++;
+    return true;
+}
+
+static const struct doc_experiment *doc_experiment(const struct flag_doc *doc, const char *name,
+                                                   size_t len)
+{
+    for (size_t i = 0; i < doc->nexperiments; i++) {
+        if (strlen(doc->experiments[i].name) == len &&
+            memcmp(doc->experiments[i].name, name, len) == 0)
+            return &doc->experiments[i];
+    }
+    return NULL;
+}
+
+static roost_status stage_experiments(struct store_txn *t, const struct flag_doc *doc, bool dry_run,
+                                      struct resource_changes *c, roost_error *err)
+{
+    struct names added = {0}, changed = {0}, removed = {0};
+    struct store_iter it;
+    struct store_val k = {0}, v = {0};
+    roost_status rc = ROOST_OK;
+
+    for (size_t i = 0; i < doc->nexperiments && rc == ROOST_OK; i++) {
+        const struct doc_experiment *e = &doc->experiments[i];
+        Roost__Storage__V1__ExperimentRecord *rec = NULL, nrec = ROOST__STORAGE__V1__EXPERIMENT_RECORD__INIT;
+        Roost__V1__Experiment view = ROOST__V1__EXPERIMENT__INIT;
+
+        rc = resources_get_experiment(t, e->name, &rec, NULL);
+        if (rc != ROOST_OK && rc != ROOST_ENOTFOUND) {
+            rc = roost_error_set(err, rc, "cannot read experiment %s", e->name);
+            break;
+        }
+        if (rc == ROOST_OK && strcmp(rec->flag_set, doc->flag_set) != 0) {
+            rc = roost_error_set(err, ROOST_ECONFLICT,
+                                 "experiments.%s: this experiment belongs to flag set '%s', not "
+                                 "'%s'; remove it from that set's document first",
+                                 e->name, rec->flag_set, doc->flag_set);
+            roost__storage__v1__experiment_record__free_unpacked(rec, NULL);
+            break;
+        }
+        if (rc == ROOST_OK && rec->spec.len == e->spec_len &&
+            memcmp(rec->spec.data, e->spec, e->spec_len) == 0) {
+            roost__storage__v1__experiment_record__free_unpacked(rec, NULL);
+            continue;
+        }
+        if (rec)
+            nrec = *rec;
+        names_add(rec ? &changed : &added, e->name);
+        view.name = e->name;
+        view.flag_set = doc->flag_set;
+        view.flag = e->flag;
+        view.unit = e->unit;
+        view.phase = rec ? rec->view->phase : "draft";
+        view.revision = t->next_revision;
+        nrec.name = e->name;
+        nrec.flag_set = doc->flag_set;
+        nrec.spec.data = (uint8_t *)e->spec;
+        nrec.spec.len = e->spec_len;
+        nrec.view = &view;
+        if (!push_experiment_view(c, &view))
+            rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
+        else if (!dry_run)
+            rc = resources_put_experiment(t, &nrec, err);
+        else
+            rc = ROOST_OK;
+        if (rec)
+            roost__storage__v1__experiment_record__free_unpacked(rec, NULL);
+    }
+    if (rc == ROOST_OK && (rc = store_iter_open(t, TBL_EXPERIMENTS, NULL, 0, &it, err)) == ROOST_OK) {
+        while (store_iter_next(&it, &k, &v)) {
+            Roost__Storage__V1__ExperimentRecord *rec =
+                roost__storage__v1__experiment_record__unpack(NULL, v.len, v.data);
+            if (rec && strcmp(rec->flag_set, doc->flag_set) == 0 &&
+                !doc_experiment(doc, k.data, k.len))
+                names_add(&removed, rec->name);
+            if (rec)
+                roost__storage__v1__experiment_record__free_unpacked(rec, NULL);
+        }
+        store_iter_close(&it);
+    }
+    for (size_t i = 0; rc == ROOST_OK && !dry_run && i < removed.n; i++)
+        rc = store_del(t, TBL_EXPERIMENTS, removed.v[i], strlen(removed.v[i]), err);
+    if (rc == ROOST_OK && (added.failed || changed.failed || removed.failed))
+        rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    c->experiments_added = added.v;
+    c->n_experiments_added = added.n;
+    c->experiments_changed = changed.v;
+    c->n_experiments_changed = changed.n;
+    c->experiments_removed = removed.v;
+    c->n_experiments_removed = removed.n;
+    return rc;
+}
+
 roost_status resources_stage(struct store_txn *t, const struct flag_doc *doc, bool dry_run,
                              struct resource_changes *out, roost_error *err)
 {
@@ -418,7 +574,81 @@ roost_status resources_stage(struct store_txn *t, const struct flag_doc *doc, bo
 
     memset(out, 0, sizeof *out);
     if ((rc = stage_probes(t, doc, dry_run, out, err)) != ROOST_OK ||
-        (rc = stage_rollouts(t, doc, dry_run, out, err)) != ROOST_OK)
+        (rc = stage_rollouts(t, doc, dry_run, out, err)) != ROOST_OK ||
+        (rc = stage_experiments(t, doc, dry_run, out, err)) != ROOST_OK)
         resources_changes_free(out);
     return rc;
 }
+
+roost_status resources_history(struct store *st, uint8_t kind, const char *name, uint32_t limit,
+                               uint64_t before_seq, Roost__V1__Decision ***out, size_t *n,
+                               roost_error *err)
+{
+    uint8_t prefix[256];
+    size_t plen = resources_decision_prefix(kind, name, prefix, sizeof prefix);
+    Roost__V1__Decision **ring;
+    struct store_txn t;
+    struct store_iter it;
+    struct store_val k = {0}, v = {0};
+    size_t count = 0;
+    roost_status rc;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0)
+        limit = 100;
+    if (limit > 10000)
+        limit = 10000;
+    if (plen == 0)
+        return roost_error_set(err, ROOST_EINVAL, "name too long");
+    if (!(ring = calloc(limit, sizeof *ring)))
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    if ((rc = store_begin(st, false, &t, err)) != ROOST_OK) {
+        free(ring);
+        return rc;
+    }
+    /* Keys sort by sequence; keep the newest `limit` older than before_seq. */
+    if ((rc = store_iter_open(&t, TBL_DECISIONS, prefix, plen, &it, err)) == ROOST_OK) {
+        while (store_iter_next(&it, &k, &v)) {
+            Roost__V1__Decision *d;
+            if (k.len != plen + 8)
+                continue;
+            if (before_seq && store_u64_from_key((const uint8_t *)k.data + plen) >= before_seq)
+                break;
+            if (!(d = roost__v1__decision__unpack(NULL, v.len, v.data)))
+                continue;
+            if (ring[count % limit])
+                roost__v1__decision__free_unpacked(ring[count % limit], NULL);
+            ring[count % limit] = d;
+            count++;
+        }
+        store_iter_close(&it);
+    }
+    store_abort(&t);
+    if (rc != ROOST_OK) {
+        for (size_t i = 0; i < limit; i++)
+            if (ring[i])
+                roost__v1__decision__free_unpacked(ring[i], NULL);
+        free(ring);
+        return rc;
+    }
+    /* Newest first. */
+    {
+        size_t have = count < limit ? count : limit;
+        Roost__V1__Decision **res = calloc(have + 1, sizeof *res);
+        if (!res) {
+            for (size_t i = 0; i < limit; i++)
+                if (ring[i])
+                    roost__v1__decision__free_unpacked(ring[i], NULL);
+            free(ring);
+            return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < have; i++)
+            res[i] = ring[(count - 1 - i) % limit];
+        free(ring);
+        *out = res;
+        *n = have;
+    }
+    return ROOST_OK;
+}
+

@@ -11,6 +11,9 @@
  * rollout (promoted or rolled back) whose baseline or canary version
  * changed becomes pending again: it is a new release. A removed rollout
  * disappears from snapshots, so SDKs route everything to the baseline.
+ *
+ * An experiment applied for the first time is a draft. A changed spec keeps
+ * its phase and its analysis (metrics and arms are matched by name).
  */
 #ifndef ROOSTD_RESOURCES_H
 #define ROOSTD_RESOURCES_H
@@ -30,9 +33,14 @@ struct resource_changes {
     size_t n_rollouts_added, n_rollouts_changed, n_rollouts_removed;
     char **probes_added, **probes_changed, **probes_removed;
     size_t n_probes_added, n_probes_changed, n_probes_removed;
-    /* Views of added and changed rollouts, for the ChangeEvent. */
+    char **experiments_added, **experiments_changed, **experiments_removed;
+    size_t n_experiments_added, n_experiments_changed, n_experiments_removed;
+    /* Views of added and changed rollouts and experiments, for the
+     * ChangeEvent. */
     Roost__V1__Rollout **views;
     size_t nviews;
+    Roost__V1__Experiment **experiment_views;
+    size_t nexperiment_views;
 };
 
 /* Diffs doc's rollouts and probes against the store inside t and, unless
@@ -51,9 +59,24 @@ roost_status resources_get_rollout(struct store_txn *t, const char *name,
 roost_status resources_put_rollout(struct store_txn *t, const Roost__Storage__V1__RolloutRecord *rec,
                                    roost_error *err);
 
+/* The same for experiments. */
+roost_status resources_get_experiment(struct store_txn *t, const char *name,
+                                      Roost__Storage__V1__ExperimentRecord **out, roost_error *err);
+roost_status resources_put_experiment(struct store_txn *t,
+                                      const Roost__Storage__V1__ExperimentRecord *rec,
+                                      roost_error *err);
+
 /* Appends a decision record under the next global decision number, which
  * it sets in d->seq. */
 roost_status resources_put_decision(struct store_txn *t, Roost__V1__Decision *d, roost_error *err);
+
+/* Decisions about one subject (a rollout, an experiment), newest first: at
+ * most limit (0: 100, at most 10000), older than before_seq (0: the
+ * newest). The caller frees each with roost__v1__decision__free_unpacked
+ * and the array with free. */
+roost_status resources_history(struct store *st, uint8_t kind, const char *name, uint32_t limit,
+                               uint64_t before_seq, Roost__V1__Decision ***out, size_t *n,
+                               roost_error *err);
 
 /* Keys of the decisions table: u8 scope kind | scope key '\0' | u64 seq. */
 size_t resources_decision_prefix(uint8_t kind, const char *scope, uint8_t *out, size_t cap);

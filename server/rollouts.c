@@ -900,73 +900,8 @@ roost_status rollouts_history(struct store *st, const char *name, uint32_t limit
                               uint64_t before_seq, Roost__V1__Decision ***out, size_t *n,
                               roost_error *err)
 {
-    uint8_t prefix[256];
-    size_t plen = resources_decision_prefix(ROOST__V1__SCOPE_KIND__SCOPE_KIND_ROLLOUT, name, prefix,
-                                            sizeof prefix);
-    Roost__V1__Decision **ring;
-    struct store_txn t;
-    struct store_iter it;
-    struct store_val k = {0}, v = {0};
-    size_t count = 0;
-    roost_status rc;
-
-    *out = NULL;
-    *n = 0;
-    if (limit == 0)
-        limit = 100;
-    if (limit > 10000)
-        limit = 10000;
-    if (plen == 0)
-        return roost_error_set(err, ROOST_EINVAL, "rollout name too long");
-    if (!(ring = calloc(limit, sizeof *ring)))
-        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
-    if ((rc = store_begin(st, false, &t, err)) != ROOST_OK) {
-        free(ring);
-        return rc;
-    }
-    /* Keys sort by sequence; keep the newest `limit` older than before_seq. */
-    if ((rc = store_iter_open(&t, TBL_DECISIONS, prefix, plen, &it, err)) == ROOST_OK) {
-        while (store_iter_next(&it, &k, &v)) {
-            Roost__V1__Decision *d;
-            if (k.len != plen + 8)
-                continue;
-            if (before_seq && store_u64_from_key((const uint8_t *)k.data + plen) >= before_seq)
-                break;
-            if (!(d = roost__v1__decision__unpack(NULL, v.len, v.data)))
-                continue;
-            if (ring[count % limit])
-                roost__v1__decision__free_unpacked(ring[count % limit], NULL);
-            ring[count % limit] = d;
-            count++;
-        }
-        store_iter_close(&it);
-    }
-    store_abort(&t);
-    if (rc != ROOST_OK) {
-        for (size_t i = 0; i < limit; i++)
-            if (ring[i])
-                roost__v1__decision__free_unpacked(ring[i], NULL);
-        free(ring);
-        return rc;
-    }
-    /* Newest first. */
-    {
-        size_t have = count < limit ? count : limit;
-        Roost__V1__Decision **res = calloc(have + 1, sizeof *res);
-        if (!res) {
-            for (size_t i = 0; i < limit; i++)
-                if (ring[i])
-                    roost__v1__decision__free_unpacked(ring[i], NULL);
-            free(ring);
-            return roost_error_set(err, ROOST_ENOMEM, "out of memory");
-        }
-        for (size_t i = 0; i < have; i++)
-            res[i] = ring[(count - 1 - i) % limit];
-        free(ring);
-        *out = res;
-        *n = have;
-    }
-    return ROOST_OK;
+    return resources_history(st, ROOST__V1__SCOPE_KIND__SCOPE_KIND_ROLLOUT, name, limit,
+                             before_seq, out, n, err);
 }
 
 static void describe_step(const struct rollout_spec *spec, const struct rollout_state *st,

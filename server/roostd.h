@@ -30,6 +30,7 @@ struct roostd_config {
     int threads;
     int shutdown_grace_ms;
     int stream_keepalive_s;
+    int64_t experiment_interval_ms;
     /* --metrics-{minute,hour,recent}-retention (metrics_retention.h). */
     struct metrics_retention_options metrics;
 };
@@ -42,6 +43,7 @@ struct roostd {
     struct hub *hub;
     struct evaluator *evaluator;
     struct rollouts *rollouts;
+    struct experiments *experiments;
     struct rpc_server *rpc;
     struct metrics_retention *retention; /* background compaction of metric rows */
     time_t started;
@@ -58,6 +60,7 @@ roost_status api_health_register(struct roostd *d, roost_error *err);
 roost_status api_flagd_eval_register(struct roostd *d, roost_error *err);
 roost_status api_flagd_sync_register(struct roostd *d, roost_error *err);
 roost_status api_rollouts_register(struct roostd *d, roost_error *err);
+roost_status api_experiments_register(struct roostd *d, roost_error *err);
 /* Ends long-lived health watches (shutdown). */
 void api_health_close_all(struct roostd *d);
 

@@ -1,6 +1,6 @@
 /* Snapshot encoding. See snapshot.h.
  *
- * Flags, rollouts and probe states are decoded from their stored records
+ * Flags, rollouts, probe states and experiments are decoded from their stored records
  * and re-encoded into one message; snapshots are built once per revision and cached by the hub, so
  * the cost is paid once however many clients resync at that revision. */
 #include "snapshot.h"
@@ -98,6 +98,11 @@ static void *take_rollout(ProtobufCMessage *m)
     return ((Roost__Storage__V1__RolloutRecord *)(void *)m)->view;
 }
 
+static void *take_experiment(ProtobufCMessage *m)
+{
+    return ((Roost__Storage__V1__ExperimentRecord *)(void *)m)->view;
+}
+
 static void *take_probe(ProtobufCMessage *m)
 {
     return ((Roost__Storage__V1__ProbeRecord *)(void *)m)->status;
@@ -108,7 +113,7 @@ roost_status snapshot_encode(struct store *st, grpc_slice *payload, uint64_t *re
 {
     Roost__V1__SyncResponse resp = ROOST__V1__SYNC_RESPONSE__INIT;
     Roost__V1__Snapshot snap = ROOST__V1__SNAPSHOT__INIT;
-    struct rows flags = {0}, rollouts = {0}, probes = {0};
+    struct rows flags = {0}, rollouts = {0}, probes = {0}, experiments = {0};
     struct store_txn t;
     roost_status rc;
 
@@ -120,13 +125,17 @@ roost_status snapshot_encode(struct store *st, grpc_slice *payload, uint64_t *re
         (rc = collect(&t, TBL_ROLLOUTS, &roost__storage__v1__rollout_record__descriptor,
                       take_rollout, &rollouts, err)) == ROOST_OK &&
         (rc = collect(&t, TBL_PROBES, &roost__storage__v1__probe_record__descriptor, take_probe,
-                      &probes, err)) == ROOST_OK) {
+                      &probes, err)) == ROOST_OK &&
+        (rc = collect(&t, TBL_EXPERIMENTS, &roost__storage__v1__experiment_record__descriptor,
+                      take_experiment, &experiments, err)) == ROOST_OK) {
         snap.n_flags = flags.n;
         snap.flags = (Roost__V1__Flag **)flags.items;
         snap.n_rollouts = rollouts.n;
         snap.rollouts = (Roost__V1__Rollout **)rollouts.items;
         snap.n_probes = probes.n;
         snap.probes = (Roost__V1__ProbeStatus **)probes.items;
+        snap.n_experiments = experiments.n;
+        snap.experiments = (Roost__V1__Experiment **)experiments.items;
         resp.kind_case = ROOST__V1__SYNC_RESPONSE__KIND_SNAPSHOT;
         resp.snapshot = &snap;
         *payload = grpc_slice_malloc(roost__v1__sync_response__get_packed_size(&resp));
@@ -137,5 +146,6 @@ roost_status snapshot_encode(struct store *st, grpc_slice *payload, uint64_t *re
     rows_free(&flags);
     rows_free(&rollouts);
     rows_free(&probes);
+    rows_free(&experiments);
     return rc;
 }

@@ -99,13 +99,20 @@ static void print_result(const struct roostctl *g, const Roost__V1__ApplyRespons
         cJSON_AddItemToObject(o, "probes_added", string_array(r->probes_added, r->n_probes_added));
         cJSON_AddItemToObject(o, "probes_changed", string_array(r->probes_changed, r->n_probes_changed));
         cJSON_AddItemToObject(o, "probes_removed", string_array(r->probes_removed, r->n_probes_removed));
+        cJSON_AddItemToObject(o, "experiments_added",
+                              string_array(r->experiments_added, r->n_experiments_added));
+        cJSON_AddItemToObject(o, "experiments_changed",
+                              string_array(r->experiments_changed, r->n_experiments_changed));
+        cJSON_AddItemToObject(o, "experiments_removed",
+                              string_array(r->experiments_removed, r->n_experiments_removed));
         cJSON_AddItemToObject(o, "warnings", string_array(r->warnings, r->n_warnings));
         roostctl_print_json(o);
         return;
     }
     size_t total = r->n_added + r->n_changed + r->n_removed + r->n_rollouts_added +
                    r->n_rollouts_changed + r->n_rollouts_removed + r->n_probes_added +
-                   r->n_probes_changed + r->n_probes_removed;
+                   r->n_probes_changed + r->n_probes_removed + r->n_experiments_added +
+                   r->n_experiments_changed + r->n_experiments_removed;
     if (total == 0)
         printf("%s: no changes to flag set \"%s\" (revision %llu)\n", source, r->flag_set,
                (unsigned long long)r->revision);
@@ -124,11 +131,16 @@ static void print_result(const struct roostctl *g, const Roost__V1__ApplyRespons
     print_names("+", "probe", "added", r->probes_added, r->n_probes_added);
     print_names("~", "probe", "changed", r->probes_changed, r->n_probes_changed);
     print_names("-", "probe", "removed", r->probes_removed, r->n_probes_removed);
+    print_names("+", "experiment", "added", r->experiments_added, r->n_experiments_added);
+    print_names("~", "experiment", "changed", r->experiments_changed, r->n_experiments_changed);
+    print_names("-", "experiment", "removed", r->experiments_removed, r->n_experiments_removed);
     if (total)
         printf("%zu added, %zu changed, %zu removed\n",
-               r->n_added + r->n_rollouts_added + r->n_probes_added,
-               r->n_changed + r->n_rollouts_changed + r->n_probes_changed,
-               r->n_removed + r->n_rollouts_removed + r->n_probes_removed);
+               r->n_added + r->n_rollouts_added + r->n_probes_added + r->n_experiments_added,
+               r->n_changed + r->n_rollouts_changed + r->n_probes_changed +
+                   r->n_experiments_changed,
+               r->n_removed + r->n_rollouts_removed + r->n_probes_removed +
+                   r->n_experiments_removed);
     for (size_t i = 0; i < r->n_warnings; i++)
         fprintf(stderr, "warning: %s\n", r->warnings[i]);
 }

@@ -31,6 +31,7 @@
 
 static const char usage[] =
     "usage: roostctl experiment plan --baseline X --mde X [options]\n"
+    "       (create, list, start, stop, conclude, results: roostctl experiment start --help)\n"
     "\n"
     "Units needed per arm to detect an effect, for the always-valid sequential\n"
     "test (read any time, stop early) and the fixed-horizon test (read once).\n"
@@ -586,8 +587,5 @@ int roostctl_cmd_experiment(const struct roostctl *g, int argc, char **argv)
         }
         return cmd_plan(g, argc - 1, argv + 1);
     }
-    return roostctl_fail(ROOSTCTL_EXIT_USAGE,
-                         "experiment: unknown subcommand '%s' (this roostctl has: plan; roostctl "
-                         "experiment --help)",
-                         argv[1]);
+    return roostctl_experiment_run(g, argc, argv);
 }
