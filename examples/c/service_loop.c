@@ -59,7 +59,7 @@ int main(int argc, char **argv)
     roost_series *series[2];
     roost_client_stats st;
     roost_error err;
-    long requests = 10000;
+    long requests = 10000, on_count = 0;
     unsigned seed = 42;
     int opt;
 
@@ -117,7 +117,8 @@ int main(int argc, char **argv)
         latency = (on ? 14.0 : 12.0) + (double)(rand_r(&seed) % 1000) / 100.0;
         ok = rand_r(&seed) % 1000 >= (on ? 12 : 10);
         roost_series_observe(series[on], latency, ok);
-        if (i % 1000 == 0)
+        on_count += on;
+        if (i % 1000 == 1)
             printf("request %ld: new-checkout=%s (variant %s, reason %s, revision %llu)\n", i,
                    on ? "on" : "off", d.variant[0] ? d.variant : "-",
                    roost_reason_name(d.reason), (unsigned long long)d.revision);
@@ -125,8 +126,10 @@ int main(int argc, char **argv)
     }
 
     roost_client_get_stats(client, &st);
-    printf("recorded %llu outcomes, %llu pending; closing (flushes them)\n",
-           (unsigned long long)st.observations, (unsigned long long)st.pending_outcomes);
+    printf("new-checkout was on for %ld of %llu requests; recorded %llu outcomes, %llu "
+           "pending; closing (flushes them)\n",
+           on_count, (unsigned long long)st.observations, (unsigned long long)st.observations,
+           (unsigned long long)st.pending_outcomes);
     roost_context_free(ctx);
     if (roost_client_close(client, &err) != ROOST_OK) {
         fprintf(stderr, "example: %s\n", err.msg);

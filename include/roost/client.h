@@ -296,7 +296,7 @@ typedef enum roost_scope_kind {
  * "latency_ms"); for a conversion, value 1 or 0 and success likewise.
  * Outcomes are aggregated per minute and sent every flush interval.
  * Fails with: EINVAL (NULL or over-long name, value NaN, infinite or above
- * 1e150 in magnitude: nothing recorded), ELIMIT (the series or memory limit
+ * 1e100 in magnitude: nothing recorded), ELIMIT (the series or memory limit
  * was reached: the outcome is counted as dropped and reported as such). */
 roost_status roost_observe(roost_client *c, roost_scope_kind kind, const char *scope,
                            const char *arm, const char *metric, double value, bool success);
