@@ -179,7 +179,7 @@ roost_status agg_new(size_t memory_limit, uint32_t max_series, struct agg **out)
 
     if (max_series == 0)
         return ROOST_EINVAL;
-    if (!(a = calloc(1, sizeof *a)))
+    if (!(a = sdk_zalloc_aligned(sizeof *a)))
         return ROOST_ENOMEM;
     a->id = atomic_fetch_add(&next_id, 1);
     a->limit = memory_limit;

@@ -222,7 +222,7 @@ roost_status roost_client_new(const roost_client_options *o, roost_client **out,
         return roost_error_set(err, ROOST_EINVAL,
                                "options: outcome_memory_limit must be at least 65536, max_series "
                                "at least 1, max_message_bytes at least 4096");
-    if (!(c = calloc(1, sizeof *c)))
+    if (!(c = sdk_zalloc_aligned(sizeof *c)))
         return roost_error_set(err, ROOST_ENOMEM, "out of memory creating the client");
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);

@@ -17,7 +17,10 @@
 
 #include <sched.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 unsigned sdk_thread_index_slow(void);
@@ -52,6 +55,19 @@ static inline void sdk_spin_lock(sdk_spin *l)
 static inline void sdk_spin_unlock(sdk_spin *l)
 {
     atomic_store_explicit(&l->locked, 0, memory_order_release);
+}
+
+/* Zeroed memory aligned for types with alignas(64) members (hazard slots,
+ * shards on their own cache lines): calloc only promises 16 bytes. Free
+ * with free(). */
+static inline void *sdk_zalloc_aligned(size_t size)
+{
+    size_t rounded = (size + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, rounded);
+
+    if (p)
+        memset(p, 0, rounded);
+    return p;
 }
 
 /* Milliseconds on the monotonic clock (timers) and the wall clock (minutes
