@@ -7,6 +7,7 @@
  */
 #include "rollouts.h"
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -211,32 +212,14 @@ static void record_note(struct rollouts *r, const char *name, const char *actor,
     }
 }
 
-static void json_escape(const char *in, char *out, size_t cap)
-{
-    size_t n = 0;
-
-    for (; *in && n + 7 < cap; in++) {
-        unsigned char c = (unsigned char)*in;
-        if (c == '"' || c == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)c;
-        } else if (c < 0x20) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
-        } else {
-            out[n++] = (char)c;
-        }
-    }
-    out[n] = '\0';
-}
-
 static void run_job(struct rollouts *r, struct hook_job *j)
 {
     struct rollout_spec *spec = calloc(1, sizeof *spec);
     struct hook_result res;
-    char what[256], summary[1024], esc_detail[1100], esc_out[9000], *details;
+    char what[256], summary[1024], *details = NULL;
+    cJSON *o;
     const char *event = hook_event_name((enum hook_event)j->event);
     roost_error err;
-    size_t cap;
 
     if (!spec || rollout_spec_parse_text(j->spec, j->spec_len, j->rollout, NULL, 0, spec, &err) ||
         j->hook >= spec->nhooks) {
@@ -248,22 +231,22 @@ static void run_job(struct rollouts *r, struct hook_job *j)
     hook_run(&spec->hooks[j->hook], j->rollout, event, j->event_json, j->key, &res);
     snprintf(summary, sizeof summary, "hook %s: %s %s: %s", event, what,
              res.ok ? "succeeded" : "FAILED", res.detail);
-    json_escape(res.detail, esc_detail, sizeof esc_detail);
-    json_escape(res.output, esc_out, sizeof esc_out);
-    cap = strlen(esc_detail) + strlen(esc_out) + strlen(what) + 512;
-    if ((details = malloc(cap))) {
-        char esc_what[600];
-        json_escape(what, esc_what, sizeof esc_what);
-        snprintf(details, cap,
-                 "{\"hook\":\"%s\",\"event\":\"%s\",\"ok\":%s,\"attempts\":%u,\"duration_ms\":%lld,"
-                 "\"exit_status\":%d,\"http_status\":%ld,\"idempotency_key\":\"%s\","
-                 "\"detail\":\"%s\",\"output\":\"%s\"}",
-                 esc_what, event, res.ok ? "true" : "false", res.attempts,
-                 (long long)res.duration_ms, res.exit_status, res.http_status, j->key, esc_detail,
-                 esc_out);
+    if ((o = cJSON_CreateObject())) {
+        cJSON_AddStringToObject(o, "hook", what);
+        cJSON_AddStringToObject(o, "event", event);
+        cJSON_AddBoolToObject(o, "ok", res.ok);
+        cJSON_AddNumberToObject(o, "attempts", res.attempts);
+        cJSON_AddNumberToObject(o, "duration_ms", (double)res.duration_ms);
+        cJSON_AddNumberToObject(o, "exit_status", res.exit_status);
+        cJSON_AddNumberToObject(o, "http_status", (double)res.http_status);
+        cJSON_AddStringToObject(o, "idempotency_key", j->key);
+        cJSON_AddStringToObject(o, "detail", res.detail);
+        cJSON_AddStringToObject(o, "output", res.output);
+        details = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
     }
     record_note(r, j->rollout, "controller", "hook", summary, details ? details : "{}");
-    free(details);
+    cJSON_free(details);
     {
         struct log_line l;
         log_begin(&l, res.ok ? LOG_INFO : LOG_WARN, "rollout_hook");
