@@ -62,7 +62,7 @@ static void simulate(const struct rollout_spec *spec, int runs, uint64_t seed0, 
             o->excess_max = s->excess_errors;
     }
     qsort(o->t, (size_t)o->rolled_back, sizeof o->t[0], cmp_i64);
-    free(s);
+    sim_free(s);
 }
 
 static int64_t pct(const struct outcome *o, double q)

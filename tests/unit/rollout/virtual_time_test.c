@@ -42,7 +42,7 @@ static void healthy_canary_is_promoted_through_every_step(void **state)
     assert_non_null(strstr(s->history, "weight 25 -> 50"));
     assert_non_null(strstr(s->history, "weight 50 -> 100"));
     assert_non_null(strstr(s->last.record, "\"event\":\"promoted\""));
-    free(s);
+    sim_free(s);
     spec_release(spec);
 }
 
@@ -70,7 +70,7 @@ static void five_times_error_rate_rolls_back_at_first_analysis(void **state)
     assert_non_null(strstr(s->rollback.record, "\"samples\":"));
     assert_non_null(strstr(s->rollback.summary, "error-rate"));
     assert_true(s->rollback.hooks & HOOK_ROLLBACK);
-    free(s);
+    sim_free(s);
     spec_release(spec);
 }
 
@@ -88,7 +88,7 @@ static void no_traffic_pauses_instead_of_failing(void **state)
     assert_int_equal(s->st.weight, 10); /* the weight is held, not rolled back */
     assert_int_equal(s->st.failures, 0);
     assert_non_null(strstr(s->last.summary, "no canary traffic"));
-    free(s);
+    sim_free(s);
     spec_release(spec);
 }
 
