@@ -587,5 +587,7 @@ int roostctl_cmd_experiment(const struct roostctl *g, int argc, char **argv)
         }
         return cmd_plan(g, argc - 1, argv + 1);
     }
-    return roostctl_experiment_run(g, argc, argv);
+    return roostctl_fail(ROOSTCTL_EXIT_USAGE,
+                         "experiment: unknown subcommand '%s' (roostctl experiment --help)",
+                         argv[1]);
 }

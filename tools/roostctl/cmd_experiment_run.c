@@ -1,6 +1,6 @@
 /* roostctl experiment create | start | stop | conclude | results | list:
- * the experiment lifecycle on roostd. (plan, offline, is in
- * cmd_experiment.c, which hands everything else to roostctl_experiment_run.) */
+ * the experiment lifecycle on roostd. The command's entry point; `plan`,
+ * which runs offline, is handed to cmd_experiment.c. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,11 +211,18 @@ static int command(const struct roostctl *g, struct rc_channel *ch, const char *
 
 int roostctl_experiment_run(const struct roostctl *g, int argc, char **argv)
 {
-    const char *sub = argv[1], *name = NULL, *reason = NULL, *arm = NULL, *conclusion = NULL;
+    const char *sub, *name = NULL, *reason = NULL, *arm = NULL, *conclusion = NULL;
     bool refresh = true;
     struct rc_channel *ch;
     int rc;
 
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? ROOSTCTL_EXIT_USAGE : ROOSTCTL_EXIT_OK;
+    }
+    sub = argv[1];
+    if (strcmp(sub, "plan") == 0) /* offline: cmd_experiment.c */
+        return roostctl_cmd_experiment(g, argc, argv);
     if (roostctl_wants_help(argc, argv)) {
         fputs(usage, stdout);
         return ROOSTCTL_EXIT_OK;

@@ -50,7 +50,7 @@ static const struct command commands[] = {
     {"watch", roostctl_cmd_watch},
     {"rollout", roostctl_cmd_rollout},
     {"metrics", roostctl_cmd_metrics},
-    {"experiment", roostctl_cmd_experiment},
+    {"experiment", roostctl_experiment_run},
     {"eval", roostctl_cmd_eval},
 };
 
@@ -192,7 +192,9 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i].name) == 0) {
             /* eval runs offline; everything else talks to roostd. */
             /* eval runs offline: no gRPC to start. */
-            bool online = commands[i].fn != roostctl_cmd_eval;
+            bool online = commands[i].fn != roostctl_cmd_eval &&
+                          !(commands[i].fn == roostctl_experiment_run && argc > 2 &&
+                            strcmp(argv[2], "plan") == 0);
             if (online)
                 grpc_init();
             rc = commands[i].fn(&g, argc - 1, argv + 1);

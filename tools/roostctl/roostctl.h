@@ -38,7 +38,7 @@ int roostctl_cmd_watch(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_rollout(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_metrics(const struct roostctl *g, int argc, char **argv);
 int roostctl_cmd_experiment(const struct roostctl *g, int argc, char **argv);
-/* The subcommands of `experiment` that talk to roostd. */
+/* `experiment`: the lifecycle on roostd, and plan (roostctl_cmd_experiment). */
 int roostctl_experiment_run(const struct roostctl *g, int argc, char **argv);
 /* `experiment results`: an analysis (server/experiment/analysis.h JSON) as a
  * table with text bars, or as JSON with g->json. Returns an exit code. */
