@@ -1,11 +1,12 @@
 #!/bin/sh
 # Runs Roost's whole test suite: installs what is missing, runs every Bazel
-# test, then runs them again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# test, then runs them again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# and the concurrency suites (tag "tsan") under ThreadSanitizer.
 # Each suite ends its log with "N passed, M failed"; this script adds them up
 # and ends with the same line. Exit status 0 only when nothing failed.
 #
 #   tools/test.sh              everything (what CI runs)
-#   tools/test.sh --quick      skip the sanitizer pass
+#   tools/test.sh --quick      skip the sanitizer passes
 #   tools/test.sh //tests/...  only these targets (both passes)
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -20,6 +21,8 @@ for a in "$@"; do
     esac
 done
 [ -n "$targets" ] || targets="//..."
+# The same targets as one query expression ("a + b").
+tq=$(echo $targets | sed 's/ / + /g')
 
 ./tools/setup.sh || { echo "test: set-up failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 [ -x tools/setup-node.sh ] && { ./tools/setup-node.sh || { echo "0 passed, 1 failed"; exit 1; }; }
@@ -31,12 +34,13 @@ total_fail=0
 # that failed without such a line (a crash, a timeout) counts as 1 failed.
 tally() {
     label=$1
-    shift
+    query=$2
+    shift 2
     # The bazel-testlogs symlink follows whichever build ran last; ask Bazel.
     logs=$(bazel info "$@" bazel-testlogs 2>/dev/null)
     pass=0
     fail=0
-    for t in $(bazel query "tests($targets)" 2>/dev/null); do
+    for t in $(bazel query "$query" 2>/dev/null); do
         rel=$(echo "$t" | sed -e 's|^//||' -e 's|:|/|')
         log="$logs/$rel/test.log"
         xml="$logs/$rel/test.xml"
@@ -64,14 +68,18 @@ tally() {
 
 echo "== tests =="
 # shellcheck disable=SC2086
-bazel test --nocache_test_results --keep_going $targets
-tally "tests"
+bazel test --nocache_test_results --keep_going --show_progress_rate_limit=30 $targets
+tally "tests" "tests($tq)"
 
 if [ "$quick" = 0 ]; then
     echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
     # shellcheck disable=SC2086
     bazel test --config=asan --nocache_test_results --keep_going $targets
-    tally "asan" --config=asan
+    tally "asan" "tests($tq)" --config=asan
+    echo "== concurrency suites under ThreadSanitizer =="
+    # shellcheck disable=SC2086
+    bazel test --config=tsan --test_tag_filters=tsan --nocache_test_results --keep_going $targets
+    tally "tsan" "attr(tags, tsan, tests($tq))" --config=tsan
 fi
 
 echo "$total_pass passed, $total_fail failed"
