@@ -38,7 +38,7 @@ function evalOnce(core, c) {
     : core.resolveStringEvaluation(c.flag, 'default', c.ctx, silent).value;
 }
 
-// ns per evaluation over `iterations` evaluations.
+// Wall ns per evaluation over `iterations` evaluations.
 function timeLoop(core, c, iterations) {
   let sink = 0;
   const t0 = process.hrtime.bigint();
@@ -50,6 +50,9 @@ function timeLoop(core, c, iterations) {
   if (sink !== iterations) throw new Error(`${c.name}: wrong result`);
   return ns;
 }
+
+// Process CPU ns (all threads: V8's compiler and GC included) since `from`.
+const cpuNs = (from) => { const u = process.cpuUsage(from); return (u.user + u.system) * 1000; };
 
 if (!isMainThread) {
   const { flagsText, caseIndex, iterations, reps, sab } = workerData;
@@ -80,26 +83,34 @@ async function main() {
     timeLoop(core, c, 200000); // warm-up
     let iterations = 1000;
     while (timeLoop(core, c, iterations) * iterations < 5e7 && iterations < 2 ** 30) iterations *= 4;
-    const one = [];
-    for (let r = 0; r < reps; r++) one.push(timeLoop(core, c, iterations));
-    report(c, 1, one, reps, iterations);
+    const one = [], oneCpu = [];
+    for (let r = 0; r < reps; r++) {
+      const cpu0 = process.cpuUsage();
+      one.push(timeLoop(core, c, iterations));
+      oneCpu.push(cpuNs(cpu0) / iterations);
+    }
+    report(c, 1, one, oneCpu, reps, iterations);
 
     const sab = new SharedArrayBuffer(4);
+    let cpu0;
     const results = await Promise.all([0, 1].map(() => new Promise((resolve, reject) => {
       const w = new Worker(__filename, { workerData: { flagsText, caseIndex: k, iterations, reps, sab } });
       w.on('message', resolve);
       w.on('error', reject);
-    })));
+    })).concat([new Promise((resolve) => { cpu0 = process.cpuUsage(); resolve(); })]));
+    // Whole-run CPU (workers' start-up and warm-up included) per evaluation:
+    // an upper bound for the two-thread case.
+    const twoCpu = cpuNs(cpu0) / (2 * iterations * (reps + 1));
     const two = results[0].map((x, i) => (x + results[1][i]) / 2);
-    report(c, 2, two, reps, iterations);
+    report(c, 2, two, [twoCpu], reps, iterations);
   }
 }
 
-function report(c, threads, samples, reps, iterations) {
+function report(c, threads, samples, cpu, reps, iterations) {
   const s = [...samples].sort((x, y) => x - y);
   console.log(JSON.stringify({ impl: 'flagd-core', case: c.name, threads,
     ns_median: +median(samples).toFixed(2), ns_min: +s[0].toFixed(2), ns_max: +s[s.length - 1].toFixed(2),
-    allocs_per_eval: null, reps, evals_per_rep: iterations }));
+    cpu_ns_median: +median(cpu).toFixed(2), allocs_per_eval: null, reps, evals_per_rep: iterations }));
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
