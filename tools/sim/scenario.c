@@ -83,7 +83,7 @@ static roost_status get_num(const cJSON *obj, const char *parent, const char *ke
                                *unit ? " " : "", unit, v ? json_type(v) : "nothing");
     d = v->valuedouble;
     if ((lo_open ? d <= lo : d < lo) || d > hi)
-        return roost_error_set(err, ROOST_EINVAL, "%s: expected a number %s %g %s %g%s%s, got %g", p,
+        return roost_error_set(err, ROOST_EINVAL, "%s: expected a number %s %.15g %s %.15g%s%s, got %.15g", p,
                                lo_open ? "above" : "from", lo, lo_open ? "up to" : "to", hi,
                                *unit ? " " : "", unit, d);
     *out = d;
