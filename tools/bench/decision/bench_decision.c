@@ -156,7 +156,7 @@ static void print_bad(const struct row *rows, size_t n)
         for (int k = 0; k < NPOLICIES; k++) {
             const struct sim_summary *s = &rows[i].sum[k];
             double speed = f->rollback_s.p50 / s->rollback_s.p50;
-            printf("| %s | %s | %.1f %% | %zu | %zu | %s / %s | %s | %s | %s / %s |\n",
+            printf("| %s | %s | %.2f %% | %zu | %zu | %s / %s | %s | %s | %s / %s |\n",
                    k ? "" : rows[i].sc->name, POLICY_NAME[k], pct(s->rolled_back, s->runs), s->promoted,
                    s->paused + s->unfinished, secs(a, sizeof a, s->rollback_s.p50),
                    secs(b, sizeof b, s->rollback_s.p90),
