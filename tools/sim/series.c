@@ -34,6 +34,8 @@ roost_status sim_series_reset(struct sim_series *s, int64_t t0_ms, int64_t flush
     s->t0_s = t0_ms / 1000;
     s->flush_s = flush_ms / 1000;
     s->n = 0;
+    s->key_lo = 1;
+    s->key_hi = 0;
     for (int a = 0; a < 2; a++) {
         s->arm[a].lat_len = 0;
         /* Slot 0 of every prefix array is the empty prefix; it exists as
@@ -59,6 +61,7 @@ void sim_series_free(struct sim_series *s)
         free(s->arm[a].lat_off);
         free(s->arm[a].lat);
     }
+    free(s->dense);
     memset(s, 0, sizeof *s);
 }
 
@@ -145,6 +148,31 @@ roost_status sim_series_append(struct sim_series *s, const struct sim_second sec
             as->lat_cap = cap;
         }
     }
+    {
+        /* The key range grows to cover this second's buckets (sorted, so
+         * the first and last of each arm are its extremes). */
+        int32_t lo = s->key_lo, hi = s->key_hi;
+        for (int a = 0; a < 2; a++) {
+            if (!sec[a].nbuckets)
+                continue;
+            if (lo > hi) {
+                lo = sec[a].buckets[0].key;
+                hi = sec[a].buckets[sec[a].nbuckets - 1].key;
+            }
+            if (sec[a].buckets[0].key < lo)
+                lo = sec[a].buckets[0].key;
+            if (sec[a].buckets[sec[a].nbuckets - 1].key > hi)
+                hi = sec[a].buckets[sec[a].nbuckets - 1].key;
+        }
+        if (lo <= hi && (size_t)(hi - lo) + 1 > s->dense_cap) {
+            size_t cap = (size_t)(hi - lo) + 1 + 256;
+            if (!grow((void **)&s->dense, cap, sizeof *s->dense))
+                return roost_error_set(err, ROOST_ENOMEM, "out of memory for window sketches");
+            s->dense_cap = cap;
+        }
+        s->key_lo = lo;
+        s->key_hi = hi;
+    }
     /* Nothing can fail from here on: both arms are appended or neither. */
     for (int a = 0; a < 2; a++) {
         struct sim_arm_series *as = &s->arm[a];
@@ -209,10 +237,22 @@ void sim_series_window(const struct sim_series *s, enum rollout_arm arm, int64_t
     out->sum_squares = fmax(0.0, as->cum_sum_squares[hi] - as->cum_sum_squares[lo]);
     if (out->sum < 0)
         out->sum = 0;
-    if (!sketch)
+    if (!sketch || s->key_lo > s->key_hi)
         return;
-    for (size_t i = as->lat_off[lo]; i < as->lat_off[hi]; i++) {
-        /* Cannot fail: finite representative values, counts far from 2^64. */
-        (void)roost_sketch_add_n(sketch, roost_sketch_key_value(as->lat[i].key), as->lat[i].count);
+    /* Sum per key, then add in key order: each add lands at the end of the
+     * sketch's sorted buckets (no shifting), once per distinct key. */
+    {
+        size_t range = (size_t)(s->key_hi - s->key_lo) + 1;
+        memset(s->dense, 0, range * sizeof *s->dense);
+        for (size_t i = as->lat_off[lo]; i < as->lat_off[hi]; i++)
+            s->dense[as->lat[i].key - s->key_lo] += as->lat[i].count;
+        for (size_t k = 0; k < range; k++) {
+            if (!s->dense[k])
+                continue;
+            /* Cannot fail: finite representative values, counts far from
+             * 2^64. */
+            (void)roost_sketch_add_n(sketch, roost_sketch_key_value(s->key_lo + (int32_t)k),
+                                     s->dense[k]);
+        }
     }
 }

@@ -76,6 +76,13 @@ struct sim_series {
     int64_t n;         /* seconds appended */
     int64_t cap;       /* seconds allocated */
     struct sim_arm_series arm[2]; /* indexed by enum rollout_arm */
+    /* Scratch for building window sketches: one count per key in
+     * [key_lo, key_hi], the range of every latency key appended so far.
+     * Written by sim_series_window although it takes a const series: a
+     * series is used by one thread at a time. */
+    int32_t key_lo, key_hi;   /* key_lo > key_hi: no latency yet */
+    uint64_t *dense;
+    size_t dense_cap;
 };
 
 /* Prepares an empty series starting at unix ms t0_ms (a whole second) with
@@ -105,8 +112,10 @@ int64_t sim_series_first_second_filed_at(const struct sim_series *s, int64_t v);
 /* Reads [from_ms, to_ms) of one arm as roostd would at now_ms (see the top
  * of this file). When sketch is not NULL it is cleared and receives the
  * window's latencies (init it with SIM_SKETCH_CAP buckets) and out->sketch
- * points to it; otherwise out->sketch is NULL. Never fails: a window with
- * nothing visible is empty. */
+ * points to it; otherwise out->sketch is NULL. The per-second buckets are
+ * first summed per key and then added in key order, one add per distinct
+ * key, which is what makes quantile checks over minutes of traffic cheap.
+ * Never fails: a window with nothing visible is empty. */
 void sim_series_window(const struct sim_series *s, enum rollout_arm arm, int64_t from_ms,
                        int64_t to_ms, int64_t now_ms, roost_sketch *sketch,
                        struct rollout_window *out);
