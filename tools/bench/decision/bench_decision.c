@@ -128,10 +128,13 @@ static const char *secs(char *buf, size_t cap, double s)
 
 static const char *num(char *buf, size_t cap, double x, int decimals)
 {
-    if (!isfinite(x))
+    if (!isfinite(x)) {
         snprintf(buf, cap, "–");
-    else
-        snprintf(buf, cap, "%.*f", decimals, x);
+        return buf;
+    }
+    if (fabs(x) < 0.5 * pow(10, -decimals))
+        x = 0; /* no "-0.0" */
+    snprintf(buf, cap, "%.*f", decimals, x);
     return buf;
 }
 
