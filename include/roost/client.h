@@ -69,6 +69,14 @@ extern "C" {
  * (roost_details.variant_len still gives the full length). */
 #define ROOST_DETAILS_VARIANT_MAX 127
 
+/* Rollouts, probes and experiments as roostd streams them. Names are the
+ * resources' names (1-128 bytes); longer service and version texts and
+ * probe details are cut at a character boundary. */
+#define ROOST_RESOURCE_NAME_MAX 128 /* rollout, probe or experiment name */
+#define ROOST_ROLLOUT_TEXT_MAX 128  /* service, baseline and canary versions */
+#define ROOST_PROBE_DETAIL_MAX 255  /* a probe's last error, for people */
+#define ROOST_UNIT_MAX 128          /* an experiment's unit attribute path */
+
 /* ---------------------------------------------------------------- client */
 
 typedef struct roost_client roost_client;
@@ -88,7 +96,9 @@ typedef enum roost_event_type {
     ROOST_EVENT_READY = 1,                  /* state became READY */
     ROOST_EVENT_STALE = 2,                  /* state became STALE */
     ROOST_EVENT_ERROR = 3,                  /* something needs attention; see status, message */
-    ROOST_EVENT_CONFIGURATION_CHANGED = 4   /* flags changed; see keys */
+    ROOST_EVENT_CONFIGURATION_CHANGED = 4   /* flags, rollouts, probes or experiments
+                                               changed; see keys, rollouts, probes,
+                                               experiments */
 } roost_event_type;
 
 /* "READY", "STALE", "ERROR", "CONFIGURATION_CHANGED". */
@@ -102,9 +112,20 @@ typedef struct roost_event {
     bool from_cache;           /* READY/STALE/CHANGED: the configuration came from the cache file */
     roost_status status;       /* ERROR: what failed */
     const char *message;       /* a sentence for people; never NULL */
-    /* CONFIGURATION_CHANGED: keys added, changed or removed, sorted. */
+    /* CONFIGURATION_CHANGED: what was added, changed or removed, one sorted
+     * list per kind, so a flag and a rollout of the same name are never
+     * confused. keys: flag keys. rollouts: rollouts (a new canary weight, a
+     * new phase or step, new versions). probes: probes whose state (or any
+     * other field) changed. experiments: experiments (a new phase...). Each
+     * list may be empty (NULL, 0). */
     const char *const *keys;
     size_t nkeys;
+    const char *const *rollouts;
+    size_t nrollouts;
+    const char *const *probes;
+    size_t nprobes;
+    const char *const *experiments;
+    size_t nexperiments;
 } roost_event;
 
 /* Called on the client's background thread. Keep it short; it may call any
@@ -144,6 +165,13 @@ typedef struct roost_client_options {
     size_t max_message_bytes;     /* largest Sync message accepted (default 64 MiB) */
     size_t outcome_memory_limit;  /* bytes for outcomes not yet acknowledged (default 8 MiB) */
     uint32_t max_series;          /* distinct (scope, arm, metric) (default 10000) */
+    uint32_t exposure_units;      /* experiment exposures deduplicated per reporting
+                                     interval: distinct (experiment, arm, unit) kept
+                                     (default 32768, rounded up to a power of two,
+                                     64 to 2^24); exposures beyond it are counted as
+                                     dropped (memory limit). Costs 16 bytes per unit,
+                                     allocated when the first running experiment
+                                     arrives (512 KiB by default) */
 
     roost_event_fn on_event;      /* NULL = no events */
     void *event_user;
@@ -213,6 +241,13 @@ typedef struct roost_client_stats {
     uint64_t pending_outcomes;    /* recorded, not yet acknowledged */
     size_t outcome_memory;        /* bytes held for outcomes */
     size_t snapshot_memory;       /* bytes held by the current configuration */
+    uint32_t rollouts;            /* rollouts in the configuration */
+    uint32_t probes;              /* probe states in the configuration */
+    uint32_t experiments;         /* experiments in the configuration */
+    uint32_t experiments_running; /* of those, running (exposures are logged) */
+    uint64_t exposures;           /* exposures logged (one per unit, arm and interval) */
+    uint64_t exposures_dropped;   /* exposures not logged: the interval's set of units
+                                     was full (also in dropped_memory_limit) */
 } roost_client_stats;
 
 void roost_client_get_stats(const roost_client *c, roost_client_stats *out);
@@ -236,7 +271,16 @@ typedef struct roost_details {
  * empty; roost_context builds one). Never allocate, never block, never fail:
  * on any problem the default comes back and `details` says why.
  * `ctx->timestamp` is what {"var": "$flagd.timestamp"} reads; the client
- * does not read a clock on this path (roost_context_stamp sets it). */
+ * does not read a clock on this path (roost_context_stamp sets it).
+ *
+ * Experiments: when the flag is the flag of a *running* experiment and the
+ * result's reason is TARGETING_MATCH (the unit is in the experiment; see
+ * docs/experiments.md), the evaluation also logs an exposure of the unit to
+ * the variant it got, once per (experiment, variant, unit) per reporting
+ * interval: roost_observe(EXPERIMENT, experiment, variant, "exposure", 1,
+ * true). The unit is the experiment's unit attribute of ctx (targetingKey
+ * unless the experiment says otherwise); a unit without it is not logged.
+ * Evaluations of other flags do no extra work. */
 bool roost_client_bool(roost_client *c, const char *key, const roost_ctx *ctx, bool default_value,
                        roost_details *details);
 int64_t roost_client_int(roost_client *c, const char *key, const roost_ctx *ctx,
@@ -309,6 +353,193 @@ typedef struct roost_series roost_series;
 roost_status roost_series_get(roost_client *c, roost_scope_kind kind, const char *scope,
                               const char *arm, const char *metric, roost_series **out);
 roost_status roost_series_observe(roost_series *s, double value, bool success);
+
+/* ------------------------------------------------- rollouts and routing */
+
+/* The arm of a canary rollout a request goes to. */
+typedef enum roost_arm {
+    ROOST_ARM_BASELINE = 0,
+    ROOST_ARM_CANARY = 1
+} roost_arm;
+
+/* "baseline", "canary": the arm names roostd's analysis reads. */
+const char *roost_arm_name(roost_arm arm);
+
+/* A rollout's phase (docs/rollouts.md, Lifecycle). UNKNOWN is a phase this
+ * SDK does not know (a newer roostd); routing then follows the weight. */
+typedef enum roost_rollout_phase {
+    ROOST_ROLLOUT_UNKNOWN = 0,
+    ROOST_ROLLOUT_PENDING = 1,
+    ROOST_ROLLOUT_PROGRESSING = 2,
+    ROOST_ROLLOUT_PAUSED = 3,
+    ROOST_ROLLOUT_PROMOTED = 4,
+    ROOST_ROLLOUT_ROLLED_BACK = 5
+} roost_rollout_phase;
+
+/* "unknown", "pending", "progressing", "paused", "promoted", "rolled_back". */
+const char *roost_rollout_phase_name(roost_rollout_phase phase);
+
+/* A rollout as the client holds it (a copy). */
+typedef struct roost_rollout_info {
+    roost_rollout_phase phase;
+    uint32_t canary_weight_bp;  /* the canary's share of traffic, 0..10000 basis points */
+    uint32_t step;              /* index of the step it is in */
+    uint64_t revision;          /* the revision that last changed it */
+    char service[ROOST_ROLLOUT_TEXT_MAX + 1];
+    char baseline[ROOST_ROLLOUT_TEXT_MAX + 1];  /* baseline version */
+    char canary[ROOST_ROLLOUT_TEXT_MAX + 1];    /* canary version */
+} roost_rollout_info;
+
+/* Copies rollout `name` into *out. Fails with: EINVAL (NULL argument),
+ * EUNAVAIL (no configuration yet), ENOTFOUND (no such rollout). */
+roost_status roost_rollout_status(roost_client *c, const char *name, roost_rollout_info *out);
+
+/* What roost_route decided and why. */
+typedef struct roost_route_details {
+    roost_arm arm;
+    bool found;                /* the rollout is in the configuration */
+    bool sticky;               /* decided by the targeting key (false: drawn at random,
+                                  or no decision to make) */
+    roost_rollout_phase phase; /* UNKNOWN when not found */
+    uint32_t canary_weight_bp;
+    uint64_t revision;         /* configuration revision routed on (0 = none) */
+    char version[ROOST_ROLLOUT_TEXT_MAX + 1]; /* the chosen arm's version, "" when
+                                                 the rollout is not found */
+} roost_route_details;
+
+/* Routes a request of rollout `rollout` to the baseline or the canary.
+ *
+ * With a targeting key in ctx (the string attribute "targetingKey", or an
+ * integral number, as flagd's fractional reads it) the choice is sticky:
+ * bucket = MurmurHash3 x86_32 of rollout name + targeting key, scaled to
+ * 10000 basis points exactly as the engine's `fractional` does
+ * (roost/murmur3.h); canary when bucket < canary_weight_bp. A key keeps its
+ * arm across calls, clients, languages and configuration changes that keep
+ * the weight, and a key on the canary stays there while the weight grows.
+ * Without a key (ctx NULL, no targetingKey, an empty one) each call draws
+ * at random from a per-thread generator, so the canary gets its weight's
+ * share of calls.
+ *
+ * Baseline when the rollout is unknown (or the client has no configuration
+ * yet), pending, rolled back, or at weight 0; canary for everything at
+ * 10000 (promoted). Paused rollouts keep their weight.
+ *
+ * Never allocates, never blocks, never fails; reads the configuration like
+ * an evaluation (a hazard slot, no lock). details may be NULL. */
+roost_arm roost_route(roost_client *c, const char *rollout, const roost_ctx *ctx,
+                      roost_route_details *details);
+
+/* A request routed by roost_request_begin: caller-owned (on the stack, in a
+ * request object), plain fields. Read arm and, after roost_request_end,
+ * latency_ms; leave the rest alone. */
+typedef struct roost_request {
+    roost_arm arm;            /* where the request goes */
+    roost_status status;      /* what roost_request_end will return if nothing
+                                 else goes wrong (EINVAL once ended) */
+    int64_t start_ns;         /* monotonic clock at begin */
+    double latency_ms;        /* set by roost_request_end */
+    roost_series *series;     /* (rollout, arm, "requests"); NULL = nothing to record */
+} roost_request;
+
+/* Routes like roost_route and starts a monotonic timer. Returns the arm
+ * (also in req->arm). details may be NULL. Never blocks; never allocates
+ * after a rollout's first request on each arm (which registers its series,
+ * like roost_series_get). */
+roost_arm roost_request_begin(roost_client *c, const char *rollout, const roost_ctx *ctx,
+                              roost_request *req, roost_route_details *details);
+
+/* Ends the request: records one outcome of metric "requests" for the arm it
+ * was routed to, with its latency in milliseconds and success, i.e.
+ * roost_observe(c, ROOST_SCOPE_ROLLOUT, rollout, "baseline" | "canary",
+ * "requests", latency_ms, success) — what roostd's rollout analysis reads
+ * by default (docs/rollouts.md) — through the series resolved at begin, so
+ * no name is hashed. Must be called before roost_client_close, at most once
+ * per begin. Fails with: EINVAL (req NULL, or already ended), ENOTFOUND
+ * (the rollout was not in the configuration at begin: nothing recorded;
+ * the request went to the baseline), ELIMIT (series or memory limit:
+ * counted as dropped). */
+roost_status roost_request_end(roost_request *req, bool success);
+
+/* ---------------------------------------------------------------- probes */
+
+typedef enum roost_probe_state {
+    ROOST_PROBE_UNKNOWN = 0,   /* not probed yet (or a state this SDK does not know) */
+    ROOST_PROBE_UP = 1,
+    ROOST_PROBE_DEGRADED = 2,  /* answering, slower than its degradedLatency */
+    ROOST_PROBE_DOWN = 3
+} roost_probe_state;
+
+typedef enum roost_probe_circuit {
+    ROOST_CIRCUIT_UNKNOWN = 0,
+    ROOST_CIRCUIT_CLOSED = 1,
+    ROOST_CIRCUIT_OPEN = 2,
+    ROOST_CIRCUIT_HALF_OPEN = 3
+} roost_probe_circuit;
+
+/* "unknown", "up", "degraded", "down" / "unknown", "closed", "open",
+ * "half_open". */
+const char *roost_probe_state_name(roost_probe_state state);
+const char *roost_probe_circuit_name(roost_probe_circuit circuit);
+
+/* A dependency probe's state as roostd last streamed it (docs/rollouts.md,
+ * Probes). */
+typedef struct roost_probe_info {
+    roost_probe_state state;
+    roost_probe_circuit circuit;
+    double latency_ms;              /* of the last probe */
+    uint32_t consecutive_failures;
+    int64_t since_unix_ms;          /* when it entered this state */
+    char detail[ROOST_PROBE_DETAIL_MAX + 1]; /* the last error, "" when none */
+} roost_probe_info;
+
+/* Copies probe `name`'s state into *out. Never blocks. Fails with: EINVAL
+ * (NULL argument), EUNAVAIL (no configuration yet), ENOTFOUND (no such
+ * probe). */
+roost_status roost_probe_status(roost_client *c, const char *name, roost_probe_info *out);
+
+/* ----------------------------------------------------------- experiments */
+
+typedef enum roost_experiment_phase {
+    ROOST_EXPERIMENT_UNKNOWN = 0,
+    ROOST_EXPERIMENT_DRAFT = 1,
+    ROOST_EXPERIMENT_RUNNING = 2,   /* the only phase that logs exposures and outcomes */
+    ROOST_EXPERIMENT_STOPPED = 3,
+    ROOST_EXPERIMENT_CONCLUDED = 4
+} roost_experiment_phase;
+
+/* "unknown", "draft", "running", "stopped", "concluded". */
+const char *roost_experiment_phase_name(roost_experiment_phase phase);
+
+typedef struct roost_experiment_info {
+    roost_experiment_phase phase;
+    uint64_t revision;                          /* that last changed it */
+    char flag[ROOST_SCOPE_KEY_MAX + 1];         /* the flag whose variants are the arms */
+    char unit[ROOST_UNIT_MAX + 1];              /* context attribute units are hashed on */
+} roost_experiment_info;
+
+/* Copies experiment `name` into *out. Fails with: EINVAL (NULL argument),
+ * EUNAVAIL (no configuration yet), ENOTFOUND (no such experiment). */
+roost_status roost_experiment_status(roost_client *c, const char *name,
+                                     roost_experiment_info *out);
+
+/* Attributes an outcome to the arm of the unit in ctx: evaluates the
+ * experiment's flag for ctx (like roost_client_*, without logging an
+ * exposure) and, when the unit is in the experiment (reason
+ * TARGETING_MATCH), records roost_observe(c, ROOST_SCOPE_EXPERIMENT,
+ * experiment, variant, metric, value, success). For a conversion rate,
+ * track one outcome per unit (success = converted); see docs/experiments.md.
+ *
+ * Outcomes for an experiment that is not running (draft, stopped,
+ * concluded) are ignored: once stopped, the analysis is final and later
+ * outcomes must not change it.
+ *
+ * Returns OK when recorded. Fails with: EINVAL (NULL argument, metric name
+ * empty or over ROOST_METRIC_MAX, value NaN, infinite or above 1e100),
+ * ENOTFOUND (no such experiment in the configuration, or none yet),
+ * ECONFLICT (ignored: the experiment is not running, or the unit is not in
+ * it), ELIMIT (series or memory limit: counted as dropped). Never blocks. */
+roost_status roost_track(roost_client *c, const char *experiment, const roost_ctx *ctx,
+                         const char *metric, double value, bool success);
 
 /* ------------------------------------------------------- testing only */
 

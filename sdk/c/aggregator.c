@@ -488,6 +488,11 @@ roost_status agg_record(struct agg *a, uint32_t id, double value, bool success)
     return ROOST_OK;
 }
 
+void agg_drop(struct agg *a, uint64_t n)
+{
+    atomic_fetch_add_explicit(&a->dropped_memory, n, memory_order_relaxed);
+}
+
 /* ---- open table --------------------------------------------------------- */
 
 static size_t open_slot(const struct agg *a, uint32_t id, int64_t minute)

@@ -51,6 +51,12 @@
  * through any realistic number of additions, here and in roostd. */
 #define AGG_VALUE_MAX 1e100
 
+/* Whether roost_observe accepts value: finite, within AGG_VALUE_MAX. */
+static inline bool agg_value_ok(double v)
+{
+    return v == v && v <= AGG_VALUE_MAX && v >= -AGG_VALUE_MAX;
+}
+
 struct agg;
 
 /* A resolved series (the public roost_series). Immutable once published. */
@@ -106,6 +112,12 @@ roost_status agg_series_cached(struct agg *a, roost_scope_kind kind, const char 
  * AGG_VALUE_MAX). Thread-safe. Fails with ELIMIT (memory limit; counted as
  * dropped). */
 roost_status agg_record(struct agg *a, uint32_t series_id, double value, bool success);
+
+/* Counts n outcomes that were never recorded because a bound other than
+ * the aggregator's was reached (the exposure set) as dropped for the
+ * memory limit, so they travel in the next batch's DroppedOutcomes.
+ * Thread-safe. */
+void agg_drop(struct agg *a, uint64_t n);
 
 /* Background thread only. Moves every shard's current interval into the
  * open table under `minute`; end_ms is when the interval ended (Unix ms,

@@ -122,10 +122,11 @@ roost_status cache_load(const char *path, const char *target, size_t max_bytes, 
                              path);
         goto out;
     }
-    if (get32(buf + 8) != CACHE_FORMAT_VERSION) {
+    if (get32(buf + 8) != CACHE_FORMAT_VERSION && get32(buf + 8) != CACHE_FORMAT_FLAGS_ONLY) {
         rc = roost_error_set(err, ROOST_ECORRUPT,
-                             "cache file %s has format version %u; this SDK reads version %u", path,
-                             get32(buf + 8), CACHE_FORMAT_VERSION);
+                             "cache file %s has format version %u; this SDK reads versions %u and "
+                             "%u",
+                             path, get32(buf + 8), CACHE_FORMAT_FLAGS_ONLY, CACHE_FORMAT_VERSION);
         goto out;
     }
     hlen = get32(buf + 12);
@@ -168,6 +169,12 @@ roost_status cache_load(const char *path, const char *target, size_t max_bytes, 
                              (unsigned long long)get64(buf + 16), (unsigned long long)m->revision);
         wire_sync_clear(m);
         goto out;
+    }
+    if (get32(buf + 8) == CACHE_FORMAT_FLAGS_ONLY) {
+        /* Whatever the payload holds, a version-1 writer kept flags only. */
+        for (int k = 0; k < SDK_RES_KINDS; k++)
+            sdk_res_list_clear(&m->res[k]);
+        m->partial = true;
     }
     rc = ROOST_OK;
 out:

@@ -1,19 +1,21 @@
 /* The public client facade (include/roost/client.h): lifecycle, state,
  * evaluation through the current snapshot, and outcome recording.
+ * Routing lives in route.c, experiments in experiment.c, probes in probe.c.
  *
  * Evaluation path, on the caller's thread: claim a hazard slot for the
  * current snapshot (hazard.h), look the key up in the engine's flag set,
  * evaluate with the engine, copy whatever the caller keeps (variant name,
  * string values) out of the snapshot, release the slot. No lock, no
  * allocation, no wait on the background thread; the only shared write is
- * the slot's compare-and-swap.
+ * the slot's compare-and-swap. When an experiment runs, one more array
+ * read tells whether the flag is its flag; only then does the evaluation
+ * go on to exposure logging (experiment.c).
  *
  * Lifecycle: new (validate and copy options; nothing runs) -> start (load
  * the cache, start the background thread) -> close (the thread flushes
  * outcomes, writes the cache and exits; then everything is freed here).
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +82,7 @@ void sdk_set_state(struct roost_client *c, roost_client_state s)
 }
 
 void sdk_emit(struct roost_client *c, roost_event_type type, roost_status status,
-              const char *const *keys, size_t nkeys, const char *fmt, ...)
+              const struct sdk_changes *changes, const char *fmt, ...)
 {
     const struct sdk_snapshot *s = hazard_current(&c->hz);
     char message[ROOST_ERROR_MSG_MAX];
@@ -99,8 +101,16 @@ void sdk_emit(struct roost_client *c, roost_event_type type, roost_status status
     ev.from_cache = s && s->from_cache;
     ev.status = status;
     ev.message = message;
-    ev.keys = keys;
-    ev.nkeys = nkeys;
+    if (changes) {
+        ev.keys = changes->list[0];
+        ev.nkeys = changes->n[0];
+        ev.rollouts = changes->list[1 + SDK_ROLLOUTS];
+        ev.nrollouts = changes->n[1 + SDK_ROLLOUTS];
+        ev.probes = changes->list[1 + SDK_PROBES];
+        ev.nprobes = changes->n[1 + SDK_PROBES];
+        ev.experiments = changes->list[1 + SDK_EXPERIMENTS];
+        ev.nexperiments = changes->n[1 + SDK_EXPERIMENTS];
+    }
     c->opt.on_event(c->opt.event_user, &ev);
 }
 
@@ -116,6 +126,10 @@ void sdk_publish(struct roost_client *c, struct sdk_snapshot *s)
     atomic_store(&c->revision, s->revision);
     atomic_store(&c->nflags, s->count);
     atomic_store(&c->nrejected, s->count - s->nloaded);
+    atomic_store(&c->nrollouts, s->res[SDK_ROLLOUTS].n);
+    atomic_store(&c->nprobes, s->res[SDK_PROBES].n);
+    atomic_store(&c->nexperiments, s->res[SDK_EXPERIMENTS].n);
+    atomic_store(&c->nrunning, s->nrunning);
     atomic_store(&c->snapshot_memory, s->memory);
 }
 
@@ -136,6 +150,7 @@ void roost_client_options_init(roost_client_options *o)
     o->max_message_bytes = 64u << 20;
     o->outcome_memory_limit = 8u << 20;
     o->max_series = 10000;
+    o->exposure_units = EXPOSURE_UNITS_DEFAULT;
     o->log_level = ROOST_LOG_WARN;
 }
 
@@ -182,6 +197,7 @@ static void free_client(struct roost_client *c)
     if (!c)
         return;
     hazard_destroy(&c->hz);
+    exposure_set_free(&c->exposures);
     if (c->agg)
         reporter_destroy(&c->rep);
     agg_free(c->agg);
@@ -222,11 +238,17 @@ roost_status roost_client_new(const roost_client_options *o, roost_client **out,
         return roost_error_set(err, ROOST_EINVAL,
                                "options: outcome_memory_limit must be at least 65536, max_series "
                                "at least 1, max_message_bytes at least 4096");
+    if (o->exposure_units < EXPOSURE_UNITS_MIN || o->exposure_units > EXPOSURE_UNITS_MAX)
+        return roost_error_set(err, ROOST_EINVAL,
+                               "options.exposure_units is %u; it must be %u to %u (start from "
+                               "roost_client_options_init)",
+                               o->exposure_units, EXPOSURE_UNITS_MIN, EXPOSURE_UNITS_MAX);
     if (!(c = sdk_zalloc_aligned(sizeof *c)))
         return roost_error_set(err, ROOST_ENOMEM, "out of memory creating the client");
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     hazard_init(&c->hz, free_snapshot, NULL);
+    exposure_set_init(&c->exposures, o->exposure_units);
     c->opt = *o;
     if ((rc = dup_opt(o->target, CACHE_TARGET_MAX, "options.target", &c->target, err)) ||
         (rc = dup_opt(o->cache_path, 4000, "options.cache_path", &c->cache_path, err)) ||
@@ -288,6 +310,12 @@ static void load_cache(struct roost_client *c)
     } else if (rc != ROOST_OK) {
         sdk_log(c, ROOST_LOG_WARN, "ignoring the offline cache: %s", err.msg);
     } else if (sync_apply(c, &m, true) == SYNC_APPLIED) {
+        if (m.partial)
+            sdk_log(c, ROOST_LOG_WARN,
+                    "the offline cache %s has format version 1 (written by an older SDK: flags "
+                    "only); serving its flags, and asking roostd for the whole configuration "
+                    "(rollouts, probes, experiments) instead of resuming from revision %llu",
+                    c->cache_path, (unsigned long long)m.revision);
         c->cache_used = true;
         snprintf(c->cache_note, sizeof c->cache_note,
                  "serving %u flag(s) at revision %llu from the offline cache %s (%.0f ms)",
@@ -463,6 +491,12 @@ void roost_client_get_stats(const roost_client *c, roost_client_stats *out)
     out->pending_outcomes = a.observations - a.acked - a.lost;
     out->outcome_memory = a.memory;
     out->snapshot_memory = atomic_load(&c->snapshot_memory);
+    out->rollouts = atomic_load(&c->nrollouts);
+    out->probes = atomic_load(&c->nprobes);
+    out->experiments = atomic_load(&c->nexperiments);
+    out->experiments_running = atomic_load(&c->nrunning);
+    out->exposures = atomic_load_explicit(&c->exposures.logged, memory_order_relaxed);
+    out->exposures_dropped = atomic_load_explicit(&c->exposures.dropped, memory_order_relaxed);
 }
 
 roost_status roost_client_inject_fault(roost_client *c, roost_fault fault, uint32_t count)
@@ -479,6 +513,7 @@ struct eval_scope {
     const struct sdk_snapshot *s;
     const roost_flag *f;
     unsigned slot;
+    uint32_t exp; /* the running experiment f assigns, SNAPSHOT_NONE when none */
 };
 
 static inline void eval_enter(roost_client *c, const char *key, struct eval_scope *e)
@@ -486,11 +521,30 @@ static inline void eval_enter(roost_client *c, const char *key, struct eval_scop
     e->s = NULL;
     e->f = NULL;
     e->slot = HAZARD_NO_SLOT;
+    e->exp = SNAPSHOT_NONE;
     if (!c || !key)
         return;
     e->s = hazard_acquire(&c->hz, &e->slot);
-    if (e->s)
+    if (e->s) {
         e->f = roost_flagset_find(&e->s->set, key, strlen(key));
+        if (e->f && e->s->flag_experiment)
+            e->exp = e->s->flag_experiment[e->f - e->s->flags];
+    }
+}
+
+/* An experiment's flag: the result is needed whether or not the caller
+ * asked for details, to know the unit's arm. */
+static inline roost_result *result_for(const struct eval_scope *e, roost_details *details,
+                                       roost_result *r)
+{
+    return details || e->exp != SNAPSHOT_NONE ? r : NULL;
+}
+
+static inline void eval_exposure(roost_client *c, const struct eval_scope *e,
+                                 const roost_ctx *ctx, const roost_result *r)
+{
+    if (e->exp != SNAPSHOT_NONE)
+        sdk_exposure(c, e->s, e->exp, ctx, r);
 }
 
 static inline void eval_leave(roost_client *c, struct eval_scope *e)
@@ -546,7 +600,8 @@ bool roost_client_bool(roost_client *c, const char *key, const roost_ctx *ctx, b
     bool v;
 
     eval_enter(c, key, &e);
-    v = roost_eval_bool(e.f, ctx, default_value, details ? &r : NULL);
+    v = roost_eval_bool(e.f, ctx, default_value, result_for(&e, details, &r));
+    eval_exposure(c, &e, ctx, &r);
     if (details)
         fill_details(c, details, &e, key, &r);
     eval_leave(c, &e);
@@ -561,7 +616,8 @@ int64_t roost_client_int(roost_client *c, const char *key, const roost_ctx *ctx,
     int64_t v;
 
     eval_enter(c, key, &e);
-    v = roost_eval_int(e.f, ctx, default_value, details ? &r : NULL);
+    v = roost_eval_int(e.f, ctx, default_value, result_for(&e, details, &r));
+    eval_exposure(c, &e, ctx, &r);
     if (details)
         fill_details(c, details, &e, key, &r);
     eval_leave(c, &e);
@@ -576,7 +632,8 @@ double roost_client_float(roost_client *c, const char *key, const roost_ctx *ctx
     double v;
 
     eval_enter(c, key, &e);
-    v = roost_eval_float(e.f, ctx, default_value, details ? &r : NULL);
+    v = roost_eval_float(e.f, ctx, default_value, result_for(&e, details, &r));
+    eval_exposure(c, &e, ctx, &r);
     if (details)
         fill_details(c, details, &e, key, &r);
     eval_leave(c, &e);
@@ -606,6 +663,7 @@ size_t roost_client_string(roost_client *c, const char *key, const roost_ctx *ct
 
     eval_enter(c, key, &e);
     roost_eval_string(e.f, ctx, default_value, &r);
+    eval_exposure(c, &e, ctx, &r);
     len = copy_out(&r, buf, cap);
     if (details)
         fill_details(c, details, &e, key, &r);
@@ -622,6 +680,7 @@ size_t roost_client_object(roost_client *c, const char *key, const roost_ctx *ct
 
     eval_enter(c, key, &e);
     roost_eval_object(e.f, ctx, default_json, &r);
+    eval_exposure(c, &e, ctx, &r);
     len = copy_out(&r, buf, cap);
     if (details)
         fill_details(c, details, &e, key, &r);
@@ -630,11 +689,6 @@ size_t roost_client_object(roost_client *c, const char *key, const roost_ctx *ct
 }
 
 /* ---- outcomes ----------------------------------------------------------- */
-
-static inline bool value_ok(double v)
-{
-    return isfinite(v) && fabs(v) <= AGG_VALUE_MAX;
-}
 
 roost_status roost_series_get(roost_client *c, roost_scope_kind kind, const char *scope,
                               const char *arm, const char *metric, roost_series **out)
@@ -646,7 +700,7 @@ roost_status roost_series_get(roost_client *c, roost_scope_kind kind, const char
 
 roost_status roost_series_observe(roost_series *s, double value, bool success)
 {
-    if (!s || !value_ok(value))
+    if (!s || !agg_value_ok(value))
         return ROOST_EINVAL;
     return agg_record(s->agg, s->id, value, success);
 }
@@ -657,7 +711,7 @@ roost_status roost_observe(roost_client *c, roost_scope_kind kind, const char *s
     roost_series *s;
     roost_status rc;
 
-    if (!c || !value_ok(value))
+    if (!c || !agg_value_ok(value))
         return ROOST_EINVAL;
     if ((rc = agg_series_cached(c->agg, kind, scope, arm, metric, &s)) != ROOST_OK)
         return rc;

@@ -1,6 +1,8 @@
 /* The client object shared by the SDK's files: client.c (the public
- * facade and evaluation), transport.c (the background thread), reporter.c
- * and the logging helper. Not a public header.
+ * facade and evaluation), route.c (traffic splitting and request helpers),
+ * experiment.c (exposures and roost_track), probe.c, transport.c (the
+ * background thread), reporter.c and the logging helper. Not a public
+ * header.
  *
  * Who writes what:
  *  - Immutable after roost_client_new: options, strings, client id.
@@ -19,6 +21,7 @@
 #include <stdint.h>
 
 #include "aggregator.h"
+#include "exposure.h"
 #include "hazard.h"
 #include "reporter.h"
 #include "roost/client.h"
@@ -33,12 +36,14 @@ struct roost_client {
 
     struct hazard_domain hz; /* current struct sdk_snapshot */
     struct agg *agg;
+    struct exposure_set exposures; /* units whose exposure was logged this interval */
     struct reporter rep;
     struct transport *tp;
 
     _Atomic int state;          /* roost_client_state */
     _Atomic uint64_t revision;  /* of the current snapshot */
     _Atomic uint32_t nflags, nrejected;
+    _Atomic uint32_t nrollouts, nprobes, nexperiments, nrunning;
     _Atomic size_t snapshot_memory;
 
     pthread_mutex_t mu;
@@ -68,17 +73,40 @@ void sdk_log(const struct roost_client *c, roost_log_level level, const char *fm
 /* Sets the state and wakes waiters. */
 void sdk_set_state(struct roost_client *c, roost_client_state s);
 
-/* Calls on_event (background thread). */
+/* What a CONFIGURATION_CHANGED event names: flags, then rollouts, probes
+ * and experiments (1 + enum sdk_res_kind). */
+#define SDK_CHANGE_KINDS 4
+struct sdk_changes {
+    const char *const *list[SDK_CHANGE_KINDS];
+    size_t n[SDK_CHANGE_KINDS];
+};
+
+/* Calls on_event (background thread). changes may be NULL. */
 void sdk_emit(struct roost_client *c, roost_event_type type, roost_status status,
-              const char *const *keys, size_t nkeys, const char *fmt, ...)
+              const struct sdk_changes *changes, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 6, 7)))
+    __attribute__((format(printf, 5, 6)))
 #endif
     ;
 
 /* Publishes a new snapshot (background thread): swap, retire the old one,
  * update revision and counters. */
 void sdk_publish(struct roost_client *c, struct sdk_snapshot *s);
+
+/* Evaluation hook (experiment.c): the flag just evaluated under snapshot s
+ * is the flag of running experiment `exp`; logs the exposure when r puts
+ * the unit in it. Called under the evaluation's hazard slot. */
+void sdk_exposure(struct roost_client *c, const struct sdk_snapshot *s, uint32_t exp,
+                  const roost_ctx *ctx, const roost_result *r);
+
+/* The bytes a context attribute contributes as a key (a targeting key for
+ * routing, an experiment unit): a non-empty string as it is, an integral
+ * number as its decimal text (as flagd's fractional turns it into a
+ * string); false for anything else or an absent attribute. buf holds the
+ * text of a number. */
+#define SDK_KEY_NUMBER_MAX 24
+bool sdk_ctx_key(const roost_ctx *ctx, const char *path, size_t path_len,
+                 char buf[SDK_KEY_NUMBER_MAX], const char **key, size_t *key_len);
 
 /* The background thread's body (transport.c). */
 void *transport_main(void *arg);

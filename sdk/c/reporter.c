@@ -156,7 +156,7 @@ void reporter_done(struct reporter *r, int64_t now_ms, grpc_status_code code, co
         sdk_log(c, ROOST_LOG_ERROR,
                 "roostd refused outcome report %llu (%llu outcomes, now counted as dropped): %s",
                 (unsigned long long)b->sequence, (unsigned long long)b->outcomes, details);
-        sdk_emit(c, ROOST_EVENT_ERROR, ROOST_EINVAL, NULL, 0,
+        sdk_emit(c, ROOST_EVENT_ERROR, ROOST_EINVAL, NULL,
                  "roostd refused an outcome report: %s", details);
         agg_batch_rejected(r->agg, b);
         r->have_inflight = false;
@@ -171,7 +171,7 @@ void reporter_done(struct reporter *r, int64_t now_ms, grpc_status_code code, co
         if (code == GRPC_STATUS_UNAUTHENTICATED || code == GRPC_STATUS_PERMISSION_DENIED ||
             code == GRPC_STATUS_UNIMPLEMENTED)
             sdk_emit(c, ROOST_EVENT_ERROR,
-                     code == GRPC_STATUS_UNIMPLEMENTED ? ROOST_EUNAVAIL : ROOST_EAUTH, NULL, 0,
+                     code == GRPC_STATUS_UNIMPLEMENTED ? ROOST_EUNAVAIL : ROOST_EAUTH, NULL,
                      "outcome reports are refused: %s", details);
         agg_batch_return(r->agg, b);
         r->have_inflight = false;

@@ -3,10 +3,13 @@
  * Layout: one allocation per snapshot holds the struct, the sorted image
  * pointer array, the loaded flags (copied roost_flag structs: they point
  * into the images, which the snapshot keeps referenced) and the flag set's
- * slots. Images are separate, shared allocations.
+ * slots. Images are separate, shared allocations. The resource tables, the
+ * rollout series and the flag -> experiment map are one allocation each,
+ * owned by the snapshot.
  */
 #include "snapshot.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,8 +73,9 @@ static int cmp_ranked(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-roost_status snapshot_build(struct sdk_image **imgs, size_t n, uint64_t revision,
-                            struct sdk_snapshot **out, roost_error *err)
+/* The flag part of a snapshot (resource fields empty). */
+static roost_status build_flags(struct sdk_image **imgs, size_t n, uint64_t revision,
+                                struct sdk_snapshot **out, roost_error *err)
 {
     struct ranked *r = NULL;
     struct sdk_snapshot *s;
@@ -116,6 +120,7 @@ roost_status snapshot_build(struct sdk_image **imgs, size_t n, uint64_t revision
         free(r);
         return roost_error_set(err, ROOST_ENOMEM, "out of memory building a configuration");
     }
+    memset(s, 0, sizeof *s);
     p = (char *)(s + 1);
     s->images = (struct sdk_image **)(void *)p;
     p += count * sizeof(struct sdk_image *);
@@ -145,6 +150,84 @@ roost_status snapshot_build(struct sdk_image **imgs, size_t n, uint64_t revision
     return ROOST_OK;
 }
 
+/* Resource tables of s: base's tables changed by res (or replaced by it,
+ * with full), the rollout series already resolved in prev, and the
+ * experiment map. On failure s is left for snapshot_free. */
+static roost_status attach_resources(struct sdk_snapshot *s, const struct sdk_snapshot *base,
+                                     const struct sdk_res_list *res, bool full,
+                                     const struct sdk_snapshot *prev, roost_error *err)
+{
+    static const struct sdk_res_list none;
+    const struct sdk_res_table *rollouts = &s->res[SDK_ROLLOUTS], *exps;
+
+    for (int k = 0; k < SDK_RES_KINDS; k++) {
+        if (sdk_res_merge((enum sdk_res_kind)k, base ? &base->res[k] : NULL, res ? &res[k] : &none,
+                          full, &s->res[k]) != ROOST_OK)
+            return roost_error_set(err, ROOST_ENOMEM, "out of memory building a configuration");
+        s->memory += s->res[k].n * sdk_res_size((enum sdk_res_kind)k);
+    }
+    if (rollouts->n) {
+        size_t nseries = 2 * (size_t)rollouts->n;
+        if (!(s->rollout_series = malloc(nseries * sizeof *s->rollout_series)))
+            return roost_error_set(err, ROOST_ENOMEM, "out of memory building a configuration");
+        s->memory += nseries * sizeof *s->rollout_series;
+        for (uint32_t i = 0; i < rollouts->n; i++) {
+            const struct sdk_rollout *r = sdk_res_at(SDK_ROLLOUTS, rollouts, i);
+            long j = prev && prev->rollout_series
+                         ? sdk_res_index(SDK_ROLLOUTS, &prev->res[SDK_ROLLOUTS], r->name,
+                                         strlen(r->name))
+                         : -1;
+            for (int arm = 0; arm < 2; arm++)
+                atomic_init(&s->rollout_series[2 * i + arm],
+                            j < 0 ? NULL
+                                  : atomic_load_explicit(&prev->rollout_series[2 * j + arm],
+                                                         memory_order_acquire));
+        }
+    }
+    exps = &s->res[SDK_EXPERIMENTS];
+    for (uint32_t i = 0; i < exps->n; i++) {
+        const struct sdk_experiment *e = sdk_res_at(SDK_EXPERIMENTS, exps, i);
+        const roost_flag *f;
+        size_t idx;
+
+        if (e->phase != ROOST_EXPERIMENT_RUNNING)
+            continue;
+        s->nrunning++;
+        if (!(f = roost_flagset_find(&s->set, e->flag, strlen(e->flag))))
+            continue; /* no such flag (or refused): nothing to log */
+        if (!s->flag_experiment) {
+            if (!(s->flag_experiment = malloc(s->nloaded * sizeof *s->flag_experiment)))
+                return roost_error_set(err, ROOST_ENOMEM,
+                                       "out of memory building a configuration");
+            memset(s->flag_experiment, 0xff, s->nloaded * sizeof *s->flag_experiment);
+            s->memory += s->nloaded * sizeof *s->flag_experiment;
+        }
+        /* roostd runs one experiment per flag; were there two, the first
+         * by name would get the exposures. */
+        idx = (size_t)(f - s->flags);
+        if (s->flag_experiment[idx] == SNAPSHOT_NONE)
+            s->flag_experiment[idx] = i;
+    }
+    return ROOST_OK;
+}
+
+roost_status snapshot_build(struct sdk_image **imgs, size_t n, const struct sdk_res_list *res,
+                            const struct sdk_snapshot *prev, uint64_t revision,
+                            struct sdk_snapshot **out, roost_error *err)
+{
+    struct sdk_snapshot *s;
+    roost_status rc;
+
+    if ((rc = build_flags(imgs, n, revision, &s, err)) != ROOST_OK)
+        return rc;
+    if ((rc = attach_resources(s, NULL, res, true, prev, err)) != ROOST_OK) {
+        snapshot_free(s);
+        return rc;
+    }
+    *out = s;
+    return ROOST_OK;
+}
+
 static int cmp_key(const void *a, const void *b)
 {
     return strcmp((const char *)a, (const char *)b);
@@ -152,8 +235,10 @@ static int cmp_key(const void *a, const void *b)
 
 roost_status snapshot_apply(const struct sdk_snapshot *old, struct sdk_image **ups, size_t nups,
                             char (*removed)[ROOST_MAX_KEY_LEN + 1], size_t nremoved,
-                            uint64_t revision, struct sdk_snapshot **out, roost_error *err)
+                            const struct sdk_res_list *res, uint64_t revision,
+                            struct sdk_snapshot **out, roost_error *err)
 {
+    struct sdk_snapshot *s;
     size_t nold = old ? old->count : 0, n = 0, i;
     struct sdk_image **all = malloc((nold + nups ? nold + nups : 1) * sizeof *all);
 
@@ -176,9 +261,16 @@ roost_status snapshot_apply(const struct sdk_snapshot *old, struct sdk_image **u
      * sends that; this is the safe reading). */
     for (i = 0; i < nups; i++)
         all[n++] = ups[i];
-    roost_status rc = snapshot_build(all, n, revision, out, err);
+    roost_status rc = build_flags(all, n, revision, &s, err);
     free(all);
-    return rc;
+    if (rc != ROOST_OK)
+        return rc;
+    if ((rc = attach_resources(s, old, res, false, old, err)) != ROOST_OK) {
+        snapshot_free(s);
+        return rc;
+    }
+    *out = s;
+    return ROOST_OK;
 }
 
 void snapshot_free(struct sdk_snapshot *s)
@@ -187,6 +279,10 @@ void snapshot_free(struct sdk_snapshot *s)
         return;
     for (uint32_t i = 0; i < s->count; i++)
         sdk_image_unref(s->images[i]);
+    for (int k = 0; k < SDK_RES_KINDS; k++)
+        sdk_res_table_free(&s->res[k]);
+    free((void *)s->rollout_series);
+    free(s->flag_experiment);
     free(s);
 }
 

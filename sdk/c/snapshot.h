@@ -1,5 +1,5 @@
 /* The configuration a client evaluates: an immutable snapshot of every
- * flag at one revision.
+ * flag, rollout, probe state and experiment at one revision.
  *
  * Each flag's image (the compiled flag roostd sends) is verified once by the
  * engine (roost_flag_load) when it arrives and kept in a reference-counted
@@ -17,6 +17,20 @@
  * A flag whose image the engine refuses (another image version, a corrupt
  * image) is kept, unloaded: evaluating it gives the caller's default with
  * reason ERROR instead of FLAG_NOT_FOUND, and the refusal is logged once.
+ *
+ * Rollouts, probe states and experiments are tables of plain records
+ * (resources.h), rebuilt from the previous snapshot's on every change.
+ * Two things are derived for the hot paths:
+ *  - flag_experiment: for each loaded flag, the running experiment it
+ *    assigns (or none), so an evaluation finds out "log an exposure?" with
+ *    one array read, and evaluations of other flags with none at all when
+ *    no experiment runs (the array is then absent).
+ *  - rollout_series: per rollout and arm, the outcome series
+ *    (ROLLOUT, name, arm, "requests") of the request helpers, resolved on a
+ *    rollout's first request and carried into every later snapshot, so a
+ *    request never hashes names. The only field of a published snapshot
+ *    that is ever written, with atomic stores of a value that never
+ *    changes once set (series live as long as the client).
  */
 #ifndef ROOST_SDK_SNAPSHOT_H
 #define ROOST_SDK_SNAPSHOT_H
@@ -25,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "resources.h"
+#include "roost/client.h"
 #include "roost/engine.h"
 #include "roost/status.h"
 
@@ -48,7 +64,15 @@ struct sdk_snapshot {
     uint32_t *slots;
     roost_flagset set;
     size_t memory;               /* bytes, images included */
+    struct sdk_res_table res[SDK_RES_KINDS]; /* rollouts, probes, experiments */
+    roost_series *_Atomic *rollout_series;   /* [2 * rollout + arm]; NULL when no rollouts */
+    uint32_t *flag_experiment;   /* [loaded flag]: running experiment or SNAPSHOT_NONE;
+                                    NULL when no experiment runs */
+    uint32_t nrunning;           /* running experiments */
+    bool partial;                /* flags only (a version-1 cache): resubscribe from 0 */
 };
+
+#define SNAPSHOT_NONE UINT32_MAX
 
 /* A new image holding a copy of bytes[0..len) for flag `key`, loaded by the
  * engine. When the engine refuses it (or its key differs from `key`) the
@@ -60,23 +84,30 @@ void sdk_image_unref(struct sdk_image *img);
 
 /* Builds a snapshot at `revision` from n images, taking over one reference
  * of each (also on failure). When a key occurs twice the later image wins.
- * Fails with ENOMEM. */
-roost_status snapshot_build(struct sdk_image **imgs, size_t n, uint64_t revision,
+ * res (NULL = none) is an array of SDK_RES_KINDS lists: every rollout,
+ * probe state and experiment (copied; the lists stay the caller's). prev
+ * (may be NULL) is the snapshot being replaced: only the rollout series
+ * resolved so far are taken from it. Fails with ENOMEM. */
+roost_status snapshot_build(struct sdk_image **imgs, size_t n, const struct sdk_res_list *res,
+                            const struct sdk_snapshot *prev, uint64_t revision,
                             struct sdk_snapshot **out, roost_error *err);
 
-/* old + upserts - removed, at `revision`. Takes over one reference of each
- * upserted image; old is unchanged. Fails with ENOMEM. */
+/* old + upserts - removed, at `revision`, for flags and (res, NULL = no
+ * change; SDK_RES_KINDS lists of upserts and removed names) rollouts,
+ * probes and experiments. Takes over one reference of each upserted image;
+ * old is unchanged. Fails with ENOMEM. */
 roost_status snapshot_apply(const struct sdk_snapshot *old, struct sdk_image **ups, size_t nups,
                             char (*removed)[ROOST_MAX_KEY_LEN + 1], size_t nremoved,
-                            uint64_t revision, struct sdk_snapshot **out, roost_error *err);
+                            const struct sdk_res_list *res, uint64_t revision,
+                            struct sdk_snapshot **out, roost_error *err);
 
 void snapshot_free(struct sdk_snapshot *s);
 
 /* The image with this key, loaded or not; NULL when absent. */
 const struct sdk_image *snapshot_find(const struct sdk_snapshot *s, const char *key, size_t len);
 
-/* Keys added, removed or changed between a and b (a may be NULL = empty),
- * sorted. *keys is one malloc'd block holding the pointers and copies of
+/* Flag keys added, removed or changed between a and b (a may be NULL =
+ * empty), sorted (sdk_res_diff does the same for the other kinds). *keys is one malloc'd block holding the pointers and copies of
  * the strings (caller frees it; NULL when none), so it outlives a and b.
  * Fails with ENOMEM. */
 roost_status snapshot_diff(const struct sdk_snapshot *a, const struct sdk_snapshot *b,

@@ -202,7 +202,10 @@ static void stream_start(struct roost_client *c, struct transport *t, int64_t no
     size_t len = 0;
     grpc_slice body;
     grpc_op ops[4];
-    uint64_t rev = t->next_from_zero ? 0 : atomic_load(&c->revision);
+    const struct sdk_snapshot *held = hazard_current(&c->hz);
+    /* A flags-only configuration (a version-1 cache) is no base to resume
+     * from: the rollouts and experiments of its revision are missing. */
+    uint64_t rev = t->next_from_zero || (held && held->partial) ? 0 : atomic_load(&c->revision);
 
     memset(s, 0, sizeof *s);
     s->open_tag.kind = TAG_STREAM_OPEN;
@@ -273,7 +276,7 @@ static void become_ready(struct roost_client *c)
     if (!hazard_current(&c->hz) || atomic_load(&c->state) == ROOST_STATE_READY)
         return;
     sdk_set_state(c, ROOST_STATE_READY);
-    sdk_emit(c, ROOST_EVENT_READY, ROOST_OK, NULL, 0, "connected to roostd at %s, revision %llu",
+    sdk_emit(c, ROOST_EVENT_READY, ROOST_OK, NULL, "connected to roostd at %s, revision %llu",
              c->target, (unsigned long long)atomic_load(&c->revision));
 }
 
@@ -340,7 +343,7 @@ static void stream_finished(struct roost_client *c, struct transport *t, int64_t
 
     if (atomic_load(&c->state) == ROOST_STATE_READY) {
         sdk_set_state(c, ROOST_STATE_STALE);
-        sdk_emit(c, ROOST_EVENT_STALE, ROOST_EUNAVAIL, NULL, 0,
+        sdk_emit(c, ROOST_EVENT_STALE, ROOST_EUNAVAIL, NULL,
                  "lost the stream from roostd at %s (%s); serving revision %llu until it is back",
                  c->target, details[0] ? details : "no details",
                  (unsigned long long)atomic_load(&c->revision));
@@ -357,7 +360,7 @@ static void stream_finished(struct roost_client *c, struct transport *t, int64_t
                  s->code == GRPC_STATUS_UNAUTHENTICATED || s->code == GRPC_STATUS_PERMISSION_DENIED
                      ? ROOST_EAUTH
                      : ROOST_EUNAVAIL,
-                 NULL, 0, "roostd at %s refused the Sync stream: %s", c->target, details);
+                 NULL, "roostd at %s refused the Sync stream: %s", c->target, details);
     } else {
         sdk_log(c, ROOST_LOG_INFO, "Sync stream to %s ended (status %d: %s); retrying in %lld ms",
                 c->target, (int)s->code, details, (long long)(t->reconnect_at - now));
@@ -499,6 +502,8 @@ static void cut(struct roost_client *c, struct transport *t)
     int64_t now = sdk_wall_ms();
 
     agg_cut_at(c->agg, t->interval_start / 60000, now);
+    /* Exposures are logged once per unit per reporting interval. */
+    exposure_set_rotate(&c->exposures);
     t->interval_start = now;
     t->next_cut = aligned_next(now, c->opt.flush_interval_ms);
 }
@@ -600,8 +605,8 @@ static void start_events(struct roost_client *c)
 {
     if (!c->cache_used)
         return;
-    sdk_emit(c, ROOST_EVENT_READY, ROOST_OK, NULL, 0, "%s", c->cache_note);
-    sdk_emit(c, ROOST_EVENT_STALE, ROOST_OK, NULL, 0,
+    sdk_emit(c, ROOST_EVENT_READY, ROOST_OK, NULL, "%s", c->cache_note);
+    sdk_emit(c, ROOST_EVENT_STALE, ROOST_OK, NULL,
              "serving the cached configuration until roostd at %s is reachable", c->target);
 }
 

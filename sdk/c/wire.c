@@ -5,6 +5,13 @@
  * machinery to set the callbacks of whichever member arrives, and walking
  * two fields is shorter and plainer. Inside each message the generated
  * descriptors do the work.
+ *
+ * Rollouts, probe states and experiments are decoded straight into the
+ * records the snapshot keeps (resources.h): names and phases are
+ * fixed-size fields (roost.options; a longer one is refused like a long
+ * flag key), free texts are callbacks that keep what fits and cut at a
+ * character boundary (a long version string must not make the whole
+ * configuration unreadable).
  */
 #include "wire.h"
 
@@ -20,6 +27,7 @@
 
 #define DEFAULT_MAX_FLAGS 1000000u
 #define DEFAULT_MAX_IMAGE (16u << 20)
+#define DEFAULT_MAX_RESOURCES 100000u
 
 void wire_sync_init(struct wire_sync *m, wire_refused_fn on_refused, void *user)
 {
@@ -32,6 +40,8 @@ void wire_sync_clear(struct wire_sync *m)
 {
     for (size_t i = 0; i < m->nflags; i++)
         sdk_image_unref(m->flags[i]);
+    for (int k = 0; k < SDK_RES_KINDS; k++)
+        sdk_res_list_clear(&m->res[k]);
     free(m->flags);
     free(m->removed);
     m->flags = NULL;
@@ -39,6 +49,7 @@ void wire_sync_clear(struct wire_sync *m)
     m->nflags = m->flags_cap = m->nremoved = m->removed_cap = 0;
     m->revision = 0;
     m->is_snapshot = false;
+    m->partial = false;
 }
 
 static bool fail(struct wire_sync *m, roost_status code, const char *fmt, const char *arg)
@@ -148,12 +159,178 @@ static bool decode_removed(pb_istream_t *stream, const pb_field_t *field, void *
     return true;
 }
 
+/* ---- rollouts, probe states, experiments ---- */
+
+static size_t max_resources(const struct wire_sync *m)
+{
+    return m->max_resources ? m->max_resources : DEFAULT_MAX_RESOURCES;
+}
+
+/* A free text: keeps at most cap - 1 bytes, cut before a character that
+ * does not fit whole, skips the rest. */
+struct text_sink {
+    char *dst;
+    size_t cap;
+};
+
+static bool read_text(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    struct text_sink *t = *arg;
+    size_t n = stream->bytes_left, keep = n < t->cap - 1 ? n : t->cap - 1, got = keep;
+
+    (void)field;
+    if (!pb_read(stream, (pb_byte_t *)t->dst, keep))
+        return false;
+    if (keep < n) {
+        /* Back to the start of the last character; drop it unless all of
+         * its bytes are here. */
+        size_t start = keep;
+        while (start > 0 && ((uint8_t)t->dst[start - 1] & 0xC0) == 0x80)
+            start--;
+        if (start > 0) {
+            uint8_t lead = (uint8_t)t->dst[start - 1];
+            size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+            if (keep - (start - 1) < need)
+                keep = start - 1;
+        }
+        if (!pb_read(stream, NULL, n - got))
+            return false;
+    }
+    t->dst[keep] = '\0';
+    return true;
+}
+
+static bool res_fail(struct wire_sync *m, roost_status rc, enum sdk_res_kind k)
+{
+    if (rc == ROOST_ELIMIT)
+        return fail(m, rc, "more %ss than this client accepts", sdk_res_kind_name(k));
+    return fail(m, ROOST_ENOMEM, "out of memory decoding %ss", sdk_res_kind_name(k));
+}
+
+static bool decode_rollout(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    struct wire_sync *m = *arg;
+    roost_v1_Rollout v = roost_v1_Rollout_init_zero;
+    struct text_sink service, baseline, canary;
+    struct sdk_rollout *r;
+    roost_status rc;
+
+    (void)field;
+    if ((rc = sdk_res_list_push(&m->res[SDK_ROLLOUTS], SDK_ROLLOUTS, max_resources(m),
+                                (void **)&r)) != ROOST_OK)
+        return res_fail(m, rc, SDK_ROLLOUTS);
+    service = (struct text_sink){r->service, sizeof r->service};
+    baseline = (struct text_sink){r->baseline, sizeof r->baseline};
+    canary = (struct text_sink){r->canary, sizeof r->canary};
+    v.service.funcs.decode = read_text;
+    v.service.arg = &service;
+    v.baseline.funcs.decode = read_text;
+    v.baseline.arg = &baseline;
+    v.canary.funcs.decode = read_text;
+    v.canary.arg = &canary;
+    if (!pb_decode(stream, roost_v1_Rollout_fields, &v))
+        return fail(m, ROOST_ECORRUPT, "a Rollout does not decode: %s", PB_GET_ERROR(stream));
+    if (!v.name[0])
+        return fail(m, ROOST_ECORRUPT, "a Rollout has no name%s", "");
+    memcpy(r->name, v.name, strlen(v.name));
+    r->phase = sdk_rollout_phase_parse(v.phase);
+    r->weight_bp = v.canary_weight_bp;
+    r->step = v.step;
+    r->revision = v.revision;
+    sdk_rollout_prepare(r);
+    return true;
+}
+
+static bool decode_probe(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    struct wire_sync *m = *arg;
+    roost_v1_ProbeStatus v = roost_v1_ProbeStatus_init_zero;
+    struct text_sink detail;
+    struct sdk_probe *p;
+    roost_status rc;
+
+    (void)field;
+    if ((rc = sdk_res_list_push(&m->res[SDK_PROBES], SDK_PROBES, max_resources(m), (void **)&p)) !=
+        ROOST_OK)
+        return res_fail(m, rc, SDK_PROBES);
+    detail = (struct text_sink){p->detail, sizeof p->detail};
+    v.detail.funcs.decode = read_text;
+    v.detail.arg = &detail;
+    if (!pb_decode(stream, roost_v1_ProbeStatus_fields, &v))
+        return fail(m, ROOST_ECORRUPT, "a ProbeStatus does not decode: %s", PB_GET_ERROR(stream));
+    if (!v.name[0])
+        return fail(m, ROOST_ECORRUPT, "a ProbeStatus has no name%s", "");
+    memcpy(p->name, v.name, strlen(v.name));
+    p->state = sdk_probe_state_parse(v.state);
+    p->circuit = sdk_probe_circuit_parse(v.circuit);
+    /* A NaN would make two equal states compare unequal; it is no latency. */
+    p->latency_ms = v.latency_ms == v.latency_ms ? v.latency_ms : 0;
+    p->consecutive_failures = v.consecutive_failures;
+    p->since_unix_ms = v.since_unix_ms;
+    return true;
+}
+
+static bool decode_experiment(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    struct wire_sync *m = *arg;
+    roost_v1_Experiment v = roost_v1_Experiment_init_zero;
+    struct sdk_experiment *e;
+    roost_status rc;
+
+    (void)field;
+    if ((rc = sdk_res_list_push(&m->res[SDK_EXPERIMENTS], SDK_EXPERIMENTS, max_resources(m),
+                                (void **)&e)) != ROOST_OK)
+        return res_fail(m, rc, SDK_EXPERIMENTS);
+    if (!pb_decode(stream, roost_v1_Experiment_fields, &v))
+        return fail(m, ROOST_ECORRUPT, "an Experiment does not decode: %s", PB_GET_ERROR(stream));
+    if (!v.name[0])
+        return fail(m, ROOST_ECORRUPT, "an Experiment has no name%s", "");
+    memcpy(e->name, v.name, strlen(v.name));
+    memcpy(e->flag, v.flag, strlen(v.flag));
+    memcpy(e->unit, v.unit, strlen(v.unit));
+    e->phase = sdk_experiment_phase_parse(v.phase);
+    e->revision = v.revision;
+    sdk_experiment_prepare(e);
+    return true;
+}
+
+/* A removed rollout, probe or experiment name. */
+struct removed_sink {
+    struct wire_sync *m;
+    enum sdk_res_kind kind;
+};
+
+static bool decode_res_removed(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    struct removed_sink *r = *arg;
+    char name[SDK_NAME_MAX];
+    size_t n = stream->bytes_left;
+    roost_status rc;
+
+    (void)field;
+    if (n == 0 || n > SDK_NAME_MAX)
+        return fail(r->m, ROOST_ECORRUPT, "a removed %s name is empty or too long",
+                    sdk_res_kind_name(r->kind));
+    if (!pb_read(stream, (pb_byte_t *)name, n))
+        return false;
+    if ((rc = sdk_res_list_remove(&r->m->res[r->kind], name, n, max_resources(r->m))) !=
+        ROOST_OK)
+        return res_fail(r->m, rc, r->kind);
+    return true;
+}
+
 static roost_status decode_snapshot_stream(pb_istream_t *s, struct wire_sync *m)
 {
     roost_v1_Snapshot snap = roost_v1_Snapshot_init_zero;
 
     snap.flags.funcs.decode = decode_flag;
     snap.flags.arg = m;
+    snap.rollouts.funcs.decode = decode_rollout;
+    snap.rollouts.arg = m;
+    snap.probes.funcs.decode = decode_probe;
+    snap.probes.arg = m;
+    snap.experiments.funcs.decode = decode_experiment;
+    snap.experiments.arg = m;
     if (!pb_decode(s, roost_v1_Snapshot_fields, &snap)) {
         if (m->err->code == ROOST_OK)
             roost_error_set(m->err, ROOST_ECORRUPT, "a Snapshot does not decode: %s",
@@ -168,11 +345,25 @@ static roost_status decode_snapshot_stream(pb_istream_t *s, struct wire_sync *m)
 static roost_status decode_change_stream(pb_istream_t *s, struct wire_sync *m)
 {
     roost_v1_ChangeEvent ev = roost_v1_ChangeEvent_init_zero;
+    struct removed_sink rollouts = {m, SDK_ROLLOUTS}, probes = {m, SDK_PROBES},
+                        experiments = {m, SDK_EXPERIMENTS};
 
     ev.upserted.funcs.decode = decode_flag;
     ev.upserted.arg = m;
     ev.removed.funcs.decode = decode_removed;
     ev.removed.arg = m;
+    ev.rollouts.funcs.decode = decode_rollout;
+    ev.rollouts.arg = m;
+    ev.rollouts_removed.funcs.decode = decode_res_removed;
+    ev.rollouts_removed.arg = &rollouts;
+    ev.probes.funcs.decode = decode_probe;
+    ev.probes.arg = m;
+    ev.probes_removed.funcs.decode = decode_res_removed;
+    ev.probes_removed.arg = &probes;
+    ev.experiments.funcs.decode = decode_experiment;
+    ev.experiments.arg = m;
+    ev.experiments_removed.funcs.decode = decode_res_removed;
+    ev.experiments_removed.arg = &experiments;
     if (!pb_decode(s, roost_v1_ChangeEvent_fields, &ev)) {
         if (m->err->code == ROOST_OK)
             roost_error_set(m->err, ROOST_ECORRUPT, "a ChangeEvent does not decode: %s",
@@ -311,6 +502,90 @@ static bool enc_flags(pb_ostream_t *o, const pb_field_t *field, void *const *arg
     return true;
 }
 
+static bool enc_text(pb_ostream_t *o, const pb_field_t *field, void *const *arg)
+{
+    const char *text = *arg;
+    size_t n = strlen(text);
+
+    return n == 0 || (pb_encode_tag_for_field(o, field) &&
+                      pb_encode_string(o, (const pb_byte_t *)text, n));
+}
+
+static bool enc_rollouts(pb_ostream_t *o, const pb_field_t *field, void *const *arg)
+{
+    const struct sdk_res_table *t = *arg;
+
+    for (uint32_t i = 0; i < t->n; i++) {
+        const struct sdk_rollout *r = sdk_res_at(SDK_ROLLOUTS, t, i);
+        roost_v1_Rollout v = roost_v1_Rollout_init_zero;
+
+        if (!copy_str(v.name, sizeof v.name, r->name) ||
+            !copy_str(v.phase, sizeof v.phase,
+                      r->phase ? roost_rollout_phase_name(r->phase) : ""))
+            return false;
+        v.service.funcs.encode = enc_text;
+        v.service.arg = (void *)r->service;
+        v.baseline.funcs.encode = enc_text;
+        v.baseline.arg = (void *)r->baseline;
+        v.canary.funcs.encode = enc_text;
+        v.canary.arg = (void *)r->canary;
+        v.canary_weight_bp = r->weight_bp;
+        v.step = r->step;
+        v.revision = r->revision;
+        if (!pb_encode_tag_for_field(o, field) ||
+            !pb_encode_submessage(o, roost_v1_Rollout_fields, &v))
+            return false;
+    }
+    return true;
+}
+
+static bool enc_probes(pb_ostream_t *o, const pb_field_t *field, void *const *arg)
+{
+    const struct sdk_res_table *t = *arg;
+
+    for (uint32_t i = 0; i < t->n; i++) {
+        const struct sdk_probe *p = sdk_res_at(SDK_PROBES, t, i);
+        roost_v1_ProbeStatus v = roost_v1_ProbeStatus_init_zero;
+
+        if (!copy_str(v.name, sizeof v.name, p->name) ||
+            !copy_str(v.state, sizeof v.state, roost_probe_state_name(p->state)) ||
+            !copy_str(v.circuit, sizeof v.circuit,
+                      p->circuit ? roost_probe_circuit_name(p->circuit) : ""))
+            return false;
+        v.latency_ms = p->latency_ms;
+        v.consecutive_failures = p->consecutive_failures;
+        v.since_unix_ms = p->since_unix_ms;
+        v.detail.funcs.encode = enc_text;
+        v.detail.arg = (void *)p->detail;
+        if (!pb_encode_tag_for_field(o, field) ||
+            !pb_encode_submessage(o, roost_v1_ProbeStatus_fields, &v))
+            return false;
+    }
+    return true;
+}
+
+static bool enc_experiments(pb_ostream_t *o, const pb_field_t *field, void *const *arg)
+{
+    const struct sdk_res_table *t = *arg;
+
+    for (uint32_t i = 0; i < t->n; i++) {
+        const struct sdk_experiment *e = sdk_res_at(SDK_EXPERIMENTS, t, i);
+        roost_v1_Experiment v = roost_v1_Experiment_init_zero;
+
+        if (!copy_str(v.name, sizeof v.name, e->name) ||
+            !copy_str(v.flag, sizeof v.flag, e->flag) ||
+            !copy_str(v.unit, sizeof v.unit, e->unit) ||
+            !copy_str(v.phase, sizeof v.phase,
+                      e->phase ? roost_experiment_phase_name(e->phase) : ""))
+            return false;
+        v.revision = e->revision;
+        if (!pb_encode_tag_for_field(o, field) ||
+            !pb_encode_submessage(o, roost_v1_Experiment_fields, &v))
+            return false;
+    }
+    return true;
+}
+
 /* Sizes, allocates and encodes msg. */
 static roost_status encode_alloc(const pb_msgdesc_t *fields, const void *msg, uint8_t **out,
                                  size_t *len, const char *what, roost_error *err)
@@ -343,6 +618,12 @@ roost_status wire_encode_snapshot(const struct sdk_snapshot *s, uint8_t **out, s
     m.revision = s->revision;
     m.flags.funcs.encode = enc_flags;
     m.flags.arg = (void *)s;
+    m.rollouts.funcs.encode = enc_rollouts;
+    m.rollouts.arg = (void *)&s->res[SDK_ROLLOUTS];
+    m.probes.funcs.encode = enc_probes;
+    m.probes.arg = (void *)&s->res[SDK_PROBES];
+    m.experiments.funcs.encode = enc_experiments;
+    m.experiments.arg = (void *)&s->res[SDK_EXPERIMENTS];
     return encode_alloc(roost_v1_Snapshot_fields, &m, out, len, "configuration snapshot", err);
 }
 

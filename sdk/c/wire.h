@@ -1,5 +1,6 @@
 /* The SDK's side of the wire contract (proto/roost/v1/roost.proto), in
- * nanopb: Sync.Subscribe requests and responses, Sync.Report requests and
+ * nanopb: Sync.Subscribe requests and responses (flags, and the rollouts,
+ * probe states and experiments beside them), Sync.Report requests and
  * responses, and the Snapshot message the offline cache stores.
  *
  * Decoding treats every byte as hostile: string fields have fixed bounds
@@ -17,6 +18,7 @@
 
 #include "roost/engine.h"
 #include "roost/sketch.h"
+#include "resources.h"
 #include "roost/status.h"
 #include "snapshot.h"
 
@@ -26,13 +28,18 @@ typedef void (*wire_refused_fn)(void *user, const char *key, const roost_error *
 /* A decoded SyncResponse (or cached Snapshot). */
 struct wire_sync {
     bool is_snapshot;            /* else a change event */
+    bool partial;                /* flags only (a version-1 cache): not a whole state */
     uint64_t revision;
     struct sdk_image **flags;    /* snapshot: every flag; change: upserted */
     size_t nflags, flags_cap;
     char (*removed)[ROOST_MAX_KEY_LEN + 1]; /* change: removed keys */
     size_t nremoved, removed_cap;
+    /* Rollouts, probe states, experiments (resources.h): snapshot: all of
+     * them; change: added or changed, and removed names. */
+    struct sdk_res_list res[SDK_RES_KINDS];
     size_t max_flags;            /* refuse messages with more (0 = 1,000,000) */
     size_t max_image_bytes;      /* refuse larger images (0 = 16 MiB) */
+    size_t max_resources;        /* of each kind (0 = 100,000) */
     wire_refused_fn on_refused;
     void *user;
     roost_error *err;            /* set by callbacks that fail */
@@ -57,8 +64,8 @@ roost_status wire_decode_snapshot(const uint8_t *buf, size_t len, struct wire_sy
 roost_status wire_encode_sync_request(uint64_t revision, const char *client_id, uint8_t *buf,
                                       size_t cap, size_t *len);
 
-/* Snapshot{revision, flags} of s into a malloc'd buffer (cache payload).
- * Fails with ENOMEM. */
+/* Snapshot{revision, flags, rollouts, probes, experiments} of s into a
+ * malloc'd buffer (cache payload). Fails with ENOMEM. */
 roost_status wire_encode_snapshot(const struct sdk_snapshot *s, uint8_t **out, size_t *len,
                                   roost_error *err);
 

@@ -16,7 +16,7 @@ static struct sdk_snapshot *two_flags(uint64_t revision)
     struct sdk_image *imgs[2] = {bool_image("alpha", "on", 1), bool_image("beta", "off", 2)};
     struct sdk_snapshot *s;
 
-    assert_int_equal(snapshot_build(imgs, 2, revision, &s, NULL), ROOST_OK);
+    assert_int_equal(snapshot_build(imgs, 2, NULL, NULL, revision, &s, NULL), ROOST_OK);
     return s;
 }
 
@@ -76,7 +76,8 @@ static void round_trip_keeps_every_flag_and_the_revision(void **state)
     assert_true(m.is_snapshot);
     assert_int_equal(m.revision, 7);
     assert_int_equal(m.nflags, 2);
-    assert_int_equal(snapshot_build(m.flags, m.nflags, m.revision, &back, NULL), ROOST_OK);
+    assert_int_equal(snapshot_build(m.flags, m.nflags, m.res, NULL, m.revision, &back, NULL),
+                     ROOST_OK);
     m.nflags = 0;
     assert_true(roost_eval_bool(roost_flagset_find(&back->set, "alpha", 5), NULL, false, NULL));
     assert_false(roost_eval_bool(roost_flagset_find(&back->set, "beta", 4), NULL, true, NULL));
@@ -217,10 +218,11 @@ static void newer_format_is_refused_with_both_versions(void **state)
     cache_file(path, sizeof path);
     assert_int_equal(cache_store(path, TARGET, s, NULL), ROOST_OK);
     buf = slurp(path, &len);
-    buf[8] = 2;
+    buf[8] = 3;
     spit(path, buf, len);
     assert_int_equal(load(path, TARGET, &m, &err), ROOST_ECORRUPT);
-    assert_non_null(strstr(err.msg, "format version 2"));
+    assert_non_null(strstr(err.msg, "format version 3"));
+    assert_non_null(strstr(err.msg, "versions 1 and 2"));
     free(buf);
     snapshot_free(s);
 }

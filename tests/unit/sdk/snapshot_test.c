@@ -18,7 +18,7 @@ static void snapshot_finds_every_loaded_flag(void **state)
     roost_error err;
 
     (void)state;
-    assert_int_equal(snapshot_build(imgs, 3, 3, &s, &err), ROOST_OK);
+    assert_int_equal(snapshot_build(imgs, 3, NULL, NULL, 3, &s, &err), ROOST_OK);
     assert_int_equal(s->count, 3);
     assert_int_equal(s->nloaded, 3);
     assert_string_equal(s->images[0]->key, "a"); /* sorted */
@@ -42,8 +42,8 @@ static void change_shares_unchanged_images_and_names_changed_keys(void **state)
     roost_error err;
 
     (void)state;
-    assert_int_equal(snapshot_build(imgs, 3, 1, &a, &err), ROOST_OK);
-    assert_int_equal(snapshot_apply(a, ups, 2, removed, 1, 2, &b, &err), ROOST_OK);
+    assert_int_equal(snapshot_build(imgs, 3, NULL, NULL, 1, &a, &err), ROOST_OK);
+    assert_int_equal(snapshot_apply(a, ups, 2, removed, 1, NULL, 2, &b, &err), ROOST_OK);
     assert_int_equal(b->count, 3); /* w, x, y */
     assert_ptr_equal(snapshot_find(b, "x", 1), snapshot_find(a, "x", 1)); /* shared */
     assert_false(roost_eval_bool(roost_flagset_find(&b->set, "y", 1), NULL, true, NULL));
@@ -70,8 +70,8 @@ static void identical_snapshot_reports_no_change(void **state)
     size_t n;
 
     (void)state;
-    assert_int_equal(snapshot_build(i1, 1, 1, &a, NULL), ROOST_OK);
-    assert_int_equal(snapshot_build(i2, 1, 1, &b, NULL), ROOST_OK);
+    assert_int_equal(snapshot_build(i1, 1, NULL, NULL, 1, &a, NULL), ROOST_OK);
+    assert_int_equal(snapshot_build(i2, 1, NULL, NULL, 1, &b, NULL), ROOST_OK);
     assert_int_equal(snapshot_diff(a, b, &keys, &n), ROOST_OK);
     assert_int_equal(n, 0);
     assert_null(keys);
@@ -92,7 +92,7 @@ static void refused_image_is_kept_unloaded(void **state)
     assert_false(imgs[0]->loaded);
     assert_int_equal(why.code, ROOST_ECORRUPT);
     imgs[1] = bool_image("fine", "on", 1);
-    assert_int_equal(snapshot_build(imgs, 2, 1, &s, NULL), ROOST_OK);
+    assert_int_equal(snapshot_build(imgs, 2, NULL, NULL, 1, &s, NULL), ROOST_OK);
     assert_int_equal(s->count, 2);
     assert_int_equal(s->nloaded, 1);
     assert_null(roost_flagset_find(&s->set, "broken", 6));
