@@ -139,6 +139,12 @@ int sim_cmd_virtual(int argc, char **argv)
             goto failed;
         sim_print_summary(stdout, o.json, sc, "roost", o.seed, &sum);
     }
+    /* Output is the product: a full disk or a closed pipe is a failure. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "roost-sim: could not write the output\n");
+        rc = SIM_EXIT_FAILED;
+        goto done;
+    }
     rc = SIM_EXIT_OK;
     goto done;
 failed:

@@ -271,6 +271,10 @@ int main(int argc, char **argv)
         print_bad(rows, n);
         print_healthy(rows, n);
     }
+    if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+        fprintf(stderr, "bench_decision: could not write the output\n");
+        rc = 1;
+    }
     if (rc == 0)
         fprintf(stderr, "bench_decision: %llu simulated rollouts in %.1f s\n",
                 (unsigned long long)(n * NPOLICIES * runs),
