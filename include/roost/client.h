@@ -165,6 +165,15 @@ typedef struct roost_client_options {
     size_t max_message_bytes;     /* largest Sync message accepted (default 64 MiB) */
     size_t outcome_memory_limit;  /* bytes for outcomes not yet acknowledged (default 8 MiB) */
     uint32_t max_series;          /* distinct (scope, arm, metric) (default 10000) */
+
+    roost_event_fn on_event;      /* NULL = no events */
+    void *event_user;
+    roost_log_fn on_log;          /* NULL = warnings and errors to stderr */
+    void *log_user;
+    roost_log_level log_level;    /* lowest level passed to on_log (default WARN) */
+
+    /* Fields added after the first release are appended here, so bindings
+     * that mirror this struct (ctypes) keep their offsets. */
     uint32_t exposure_units;      /* experiment exposures deduplicated per reporting
                                      interval: distinct (experiment, arm, unit) kept
                                      (default 32768, rounded up to a power of two,
@@ -172,12 +181,6 @@ typedef struct roost_client_options {
                                      dropped (memory limit). Costs 16 bytes per unit,
                                      allocated when the first running experiment
                                      arrives (512 KiB by default) */
-
-    roost_event_fn on_event;      /* NULL = no events */
-    void *event_user;
-    roost_log_fn on_log;          /* NULL = warnings and errors to stderr */
-    void *log_user;
-    roost_log_level log_level;    /* lowest level passed to on_log (default WARN) */
 } roost_client_options;
 
 /* Fills o with the defaults above (target NULL). */
@@ -241,6 +244,7 @@ typedef struct roost_client_stats {
     uint64_t pending_outcomes;    /* recorded, not yet acknowledged */
     size_t outcome_memory;        /* bytes held for outcomes */
     size_t snapshot_memory;       /* bytes held by the current configuration */
+    /* Appended after the first release (see roost_client_options). */
     uint32_t rollouts;            /* rollouts in the configuration */
     uint32_t probes;              /* probe states in the configuration */
     uint32_t experiments;         /* experiments in the configuration */

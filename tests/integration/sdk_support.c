@@ -70,11 +70,24 @@ void sdk_events_destroy(struct sdk_events *r)
     pthread_cond_destroy(&r->cv);
 }
 
+/* names[0..n) as "a,b,c" into out. */
+static void join(char *out, size_t cap, const char *const *names, size_t n)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < n && used + 1 < cap; i++) {
+        int k = snprintf(out + used, cap - used, "%s%s", i ? "," : "", names[i]);
+        if (k < 0)
+            break;
+        used += (size_t)k;
+    }
+}
+
 void sdk_events_record(void *user, const roost_event *ev)
 {
     struct sdk_events *r = user;
     struct sdk_event_copy *e;
-    size_t used = 0;
 
     pthread_mutex_lock(&r->mu);
     if (r->n < SDK_EVENTS_MAX) {
@@ -86,13 +99,10 @@ void sdk_events_record(void *user, const roost_event *ev)
         e->from_cache = ev->from_cache;
         e->status = ev->status;
         snprintf(e->message, sizeof e->message, "%s", ev->message);
-        for (size_t i = 0; i < ev->nkeys && used + 1 < sizeof e->keys; i++) {
-            int n = snprintf(e->keys + used, sizeof e->keys - used, "%s%s", i ? "," : "",
-                             ev->keys[i]);
-            if (n < 0)
-                break;
-            used += (size_t)n;
-        }
+        join(e->keys, sizeof e->keys, ev->keys, ev->nkeys);
+        join(e->rollouts, sizeof e->rollouts, ev->rollouts, ev->nrollouts);
+        join(e->probes, sizeof e->probes, ev->probes, ev->nprobes);
+        join(e->experiments, sizeof e->experiments, ev->experiments, ev->nexperiments);
         r->n++;
         pthread_cond_broadcast(&r->cv);
     }
@@ -125,6 +135,42 @@ int sdk_events_wait(struct sdk_events *r, roost_event_type type, size_t from, do
     }
     pthread_mutex_unlock(&r->mu);
     return found;
+}
+
+/* Whether the comma-separated list holds name. */
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = list; (p = strstr(p, name)); p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+            return true;
+    return false;
+}
+
+int sdk_events_wait_change(struct sdk_events *r, const char *kind, const char *name, size_t from,
+                           double timeout_s)
+{
+    double deadline = harness_now() + timeout_s;
+
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        for (size_t i = from; i < r->n; i++) {
+            const struct sdk_event_copy *e = &r->ev[i];
+            const char *list = strcmp(kind, "rollouts") == 0      ? e->rollouts
+                               : strcmp(kind, "probes") == 0      ? e->probes
+                               : strcmp(kind, "experiments") == 0 ? e->experiments
+                                                                  : e->keys;
+            if (e->type == ROOST_EVENT_CONFIGURATION_CHANGED && listed(list, name)) {
+                pthread_mutex_unlock(&r->mu);
+                return (int)i;
+            }
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (harness_now() >= deadline)
+            return -1;
+        sdk_sleep_ms(10);
+    }
 }
 
 size_t sdk_events_count(struct sdk_events *r)
@@ -161,6 +207,22 @@ uint64_t sdk_apply_flags(struct roostd_proc *p, const char *checkout, const char
              "\"banner\": {\"state\": \"ENABLED\", \"variants\": {\"blue\": \"Blue banner\", "
              "\"green\": \"Green banner\"}, \"defaultVariant\": \"%s\"}}}",
              checkout, banner);
+    harness_write_file(path, doc);
+    rc = roostctl_run(p, out, sizeof out, err, sizeof err, args);
+    if (rc != 0) {
+        fprintf(stderr, "apply failed (%d): %s\n", rc, err);
+        return 0;
+    }
+    return json_u64(out, "revision");
+}
+
+uint64_t sdk_apply_document(struct roostd_proc *p, const char *doc)
+{
+    char path[700], out[4096], err[4096];
+    const char *args[] = {"--json", "apply", "-f", path, NULL};
+    int rc;
+
+    snprintf(path, sizeof path, "%s.doc.json", p->data_dir);
     harness_write_file(path, doc);
     rc = roostctl_run(p, out, sizeof out, err, sizeof err, args);
     if (rc != 0) {

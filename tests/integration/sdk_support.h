@@ -30,6 +30,7 @@ struct sdk_event_copy {
     roost_status status;
     char message[256];
     char keys[512]; /* comma-separated */
+    char rollouts[256], probes[256], experiments[256]; /* CONFIGURATION_CHANGED, likewise */
 };
 
 struct sdk_events {
@@ -46,12 +47,21 @@ void sdk_events_record(void *user, const roost_event *ev);
 /* Waits up to timeout_s for an event of this type at index >= from;
  * returns its index, or -1. */
 int sdk_events_wait(struct sdk_events *r, roost_event_type type, size_t from, double timeout_s);
+/* Waits for a CONFIGURATION_CHANGED event at index >= from whose list of
+ * kind ("keys", "rollouts", "probes" or "experiments") names `name`;
+ * returns its index, or -1. */
+int sdk_events_wait_change(struct sdk_events *r, const char *kind, const char *name, size_t from,
+                           double timeout_s);
 size_t sdk_events_count(struct sdk_events *r);
 
 /* The flags document used by the SDK suites: "new-checkout" (boolean,
  * default variant `checkout`: "on" or "off") and "banner" (string, default
  * variant `banner`: "blue" or "green"). Applies it; returns the revision. */
 uint64_t sdk_apply_flags(struct roostd_proc *p, const char *checkout, const char *banner);
+
+/* Applies a whole document (JSON text) with roostctl; returns the new
+ * revision, 0 on failure (roostctl's message on stderr). */
+uint64_t sdk_apply_document(struct roostd_proc *p, const char *doc);
 
 /* roostd's status field (revision, snapshots_sent, changes_sent, resyncs...). */
 uint64_t sdk_status_u64(struct roostd_proc *p, const char *field);
