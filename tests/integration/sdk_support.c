@@ -219,7 +219,9 @@ uint64_t sdk_apply_flags(struct roostd_proc *p, const char *checkout, const char
 uint64_t sdk_apply_document(struct roostd_proc *p, const char *doc)
 {
     char path[700], out[4096], err[4096];
-    const char *args[] = {"--json", "apply", "-f", path, NULL};
+    /* Generous: under ThreadSanitizer roostd's split check of an
+     * experiment's flag takes seconds. */
+    const char *args[] = {"--json", "--timeout", "60", "apply", "-f", path, NULL};
     int rc;
 
     snprintf(path, sizeof path, "%s.doc.json", p->data_dir);

@@ -113,6 +113,89 @@ static void image_for_another_key_is_refused(void **state)
     sdk_image_unref(good);
 }
 
+/* ---- rollouts, probes, experiments -------------------------------------- */
+
+static void resource_changes_upsert_remove_and_name_what_changed(void **state)
+{
+    struct sdk_res_list res[SDK_RES_KINDS] = {{0}}, delta[SDK_RES_KINDS] = {{0}};
+    struct sdk_image *imgs[1] = {bool_image("flag-a", "on", 1)};
+    struct sdk_snapshot *a, *b;
+    const struct sdk_rollout *r;
+    const char **names;
+    size_t n;
+
+    (void)state;
+    unit_add_rollout(res, "r1", ROOST_ROLLOUT_PROGRESSING, 1000);
+    unit_add_rollout(res, "r2", ROOST_ROLLOUT_PENDING, 0);
+    unit_add_probe(res, "db", ROOST_PROBE_UP, "");
+    unit_add_experiment(res, "e1", "flag-a", ROOST_EXPERIMENT_DRAFT);
+    assert_int_equal(snapshot_build(imgs, 1, res, NULL, 1, &a, NULL), ROOST_OK);
+    assert_int_equal(a->res[SDK_ROLLOUTS].n, 2);
+    assert_int_equal(a->nrunning, 0);
+    assert_null(a->flag_experiment); /* nothing runs: evaluations check nothing */
+
+    /* r1 gets a new weight, r2 goes, r3 comes; the probe goes down; the
+     * experiment starts. The flag is untouched. */
+    unit_add_rollout(delta, "r1", ROOST_ROLLOUT_PROGRESSING, 2500);
+    unit_add_rollout(delta, "r3", ROOST_ROLLOUT_PENDING, 0);
+    assert_int_equal(sdk_res_list_remove(&delta[SDK_ROLLOUTS], "r2", 2, 10), ROOST_OK);
+    unit_add_probe(delta, "db", ROOST_PROBE_DOWN, "refused");
+    unit_add_experiment(delta, "e1", "flag-a", ROOST_EXPERIMENT_RUNNING);
+    assert_int_equal(snapshot_apply(a, NULL, 0, NULL, 0, delta, 2, &b, NULL), ROOST_OK);
+    assert_int_equal(b->res[SDK_ROLLOUTS].n, 2);
+    r = sdk_res_find(SDK_ROLLOUTS, &b->res[SDK_ROLLOUTS], "r1", 2);
+    assert_int_equal(r->weight_bp, 2500);
+    assert_null(sdk_res_find(SDK_ROLLOUTS, &b->res[SDK_ROLLOUTS], "r2", 2));
+    assert_non_null(sdk_res_find(SDK_ROLLOUTS, &b->res[SDK_ROLLOUTS], "r3", 2));
+    /* a is unchanged: it is immutable. */
+    r = sdk_res_find(SDK_ROLLOUTS, &a->res[SDK_ROLLOUTS], "r1", 2);
+    assert_int_equal(r->weight_bp, 1000);
+    assert_ptr_equal(snapshot_find(b, "flag-a", 6), snapshot_find(a, "flag-a", 6));
+    /* The running experiment marks its flag. */
+    assert_int_equal(b->nrunning, 1);
+    assert_int_equal(b->flag_experiment[roost_flagset_find(&b->set, "flag-a", 6) - b->flags], 0);
+
+    assert_int_equal(sdk_res_diff(SDK_ROLLOUTS, &a->res[SDK_ROLLOUTS], &b->res[SDK_ROLLOUTS],
+                                  &names, &n),
+                     ROOST_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(names[0], "r1");
+    assert_string_equal(names[1], "r2");
+    assert_string_equal(names[2], "r3");
+    free(names);
+    assert_int_equal(
+        sdk_res_diff(SDK_PROBES, &a->res[SDK_PROBES], &b->res[SDK_PROBES], &names, &n), ROOST_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], "db");
+    free(names);
+    assert_int_equal(snapshot_diff(a, b, &names, &n), ROOST_OK);
+    assert_int_equal(n, 0); /* no flag changed */
+    /* The same record again is no change. */
+    assert_int_equal(sdk_res_diff(SDK_EXPERIMENTS, &b->res[SDK_EXPERIMENTS],
+                                  &b->res[SDK_EXPERIMENTS], &names, &n),
+                     ROOST_OK);
+    assert_int_equal(n, 0);
+    unit_clear_resources(res);
+    unit_clear_resources(delta);
+    snapshot_free(a);
+    snapshot_free(b);
+}
+
+static void unknown_phases_and_states_read_as_unknown(void **state)
+{
+    (void)state;
+    assert_int_equal(sdk_rollout_phase_parse("rolled_back"), ROOST_ROLLOUT_ROLLED_BACK);
+    assert_int_equal(sdk_rollout_phase_parse("canarying"), ROOST_ROLLOUT_UNKNOWN);
+    assert_int_equal(sdk_probe_state_parse("degraded"), ROOST_PROBE_DEGRADED);
+    assert_int_equal(sdk_probe_state_parse(""), ROOST_PROBE_UNKNOWN);
+    assert_int_equal(sdk_probe_circuit_parse("half_open"), ROOST_CIRCUIT_HALF_OPEN);
+    assert_int_equal(sdk_experiment_phase_parse("concluded"), ROOST_EXPERIMENT_CONCLUDED);
+    assert_int_equal(sdk_experiment_phase_parse("archived"), ROOST_EXPERIMENT_UNKNOWN);
+    assert_string_equal(roost_rollout_phase_name((roost_rollout_phase)99), "unknown");
+    assert_string_equal(roost_arm_name(ROOST_ARM_CANARY), "canary");
+    assert_string_equal(roost_arm_name(ROOST_ARM_BASELINE), "baseline");
+}
+
 /* ---- hazard slots ------------------------------------------------------ */
 
 #define ALIVE 0x600DF00Du
@@ -282,6 +365,8 @@ int main(void)
         cmocka_unit_test(identical_snapshot_reports_no_change),
         cmocka_unit_test(refused_image_is_kept_unloaded),
         cmocka_unit_test(image_for_another_key_is_refused),
+        cmocka_unit_test(resource_changes_upsert_remove_and_name_what_changed),
+        cmocka_unit_test(unknown_phases_and_states_read_as_unknown),
         cmocka_unit_test(old_snapshot_waits_for_its_reader),
         cmocka_unit_test(readers_never_see_a_freed_snapshot),
         cmocka_unit_test(more_readers_than_slots_still_get_through),
