@@ -1,10 +1,13 @@
 /* libroost: the Roost C SDK.
  *
- * A client keeps a local copy of every flag roostd holds, streamed over gRPC
- * (Sync.Subscribe) and evaluated in-process by the evaluation engine
- * (roost/engine.h), and sends the outcomes the service observes back to
- * roostd in pre-aggregated batches (Sync.Report). docs/sdk-c.md is the
- * guide; this header is the reference.
+ * A client keeps a local copy of every flag, rollout, probe state and
+ * experiment roostd holds, streamed over gRPC (Sync.Subscribe); evaluates
+ * flags in-process with the evaluation engine (roost/engine.h); routes
+ * requests between a rollout's baseline and canary (roost_route, the
+ * request helpers); logs experiment exposures as flags are evaluated; and
+ * sends the outcomes the service observes back to roostd in pre-aggregated
+ * batches (Sync.Report). docs/sdk-c.md is the guide; this header is the
+ * reference.
  *
  *     roost_client_options o;
  *     roost_client *c;
@@ -18,19 +21,22 @@
  *                   "latency_ms", 12.5, true);
  *     roost_client_close(c, &err);
  *
- * Threads. Evaluation, observation and the getters may be called from any
- * number of threads at once. Each client runs one background thread that
- * owns the connection, applies configuration changes, writes the cache and
- * sends reports; nothing the caller's threads do ever waits for it.
- * roost_client_close must not run concurrently with any other call on the
- * same client, nor from an event callback.
+ * Threads. Evaluation, routing, request helpers, roost_track, observation
+ * and the getters may be called from any number of threads at once. Each
+ * client runs one background thread that owns the connection, applies
+ * configuration changes, writes the cache and sends reports; nothing the
+ * caller's threads do ever waits for it. roost_client_close must not run
+ * concurrently with any other call on the same client, nor from an event
+ * callback.
  *
- * Memory. Evaluation never allocates and never blocks: the configuration is
- * an immutable snapshot swapped atomically by the background thread, and an
- * old snapshot is freed only after every evaluation that was reading it has
- * left (hazard slots, see docs/sdk-c.md). Values handed out by evaluation
- * are copied into the caller's memory, so they stay valid after a change.
- * Outcome memory is bounded by roost_client_options.outcome_memory_limit.
+ * Memory. Evaluation and routing never allocate and never block: the
+ * configuration is an immutable snapshot swapped atomically by the
+ * background thread, and an old snapshot is freed only after every
+ * evaluation that was reading it has left (hazard slots, see
+ * docs/sdk-c.md). Values handed out by evaluation are copied into the
+ * caller's memory, so they stay valid after a change. Outcome memory is
+ * bounded by roost_client_options.outcome_memory_limit, experiment
+ * exposures by roost_client_options.exposure_units.
  *
  * Errors. Functions that can fail return a roost_status (roost/status.h) and
  * accept an optional roost_error for a message a person can act on.

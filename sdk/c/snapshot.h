@@ -107,9 +107,10 @@ void snapshot_free(struct sdk_snapshot *s);
 const struct sdk_image *snapshot_find(const struct sdk_snapshot *s, const char *key, size_t len);
 
 /* Flag keys added, removed or changed between a and b (a may be NULL =
- * empty), sorted (sdk_res_diff does the same for the other kinds). *keys is one malloc'd block holding the pointers and copies of
- * the strings (caller frees it; NULL when none), so it outlives a and b.
- * Fails with ENOMEM. */
+ * empty), sorted (sdk_res_diff does the same for the other kinds). *keys
+ * is one malloc'd block holding the pointers and copies of the strings
+ * (caller frees it; NULL when none), so it outlives a and b. Fails with
+ * ENOMEM. */
 roost_status snapshot_diff(const struct sdk_snapshot *a, const struct sdk_snapshot *b,
                            const char ***keys, size_t *n);
 

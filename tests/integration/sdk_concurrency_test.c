@@ -301,9 +301,11 @@ static void threads_route_request_and_log_exposures_while_snapshots_swap(void **
     assert_int_equal(roost_client_close(c, &err), ROOST_OK);
     assert_int_equal(roostd_stop(&p, SIGTERM), 0);
 
-    assert_true(sdk_stored_series(&p, ROOST_SCOPE_ROLLOUT, "checkout-v2", "baseline", "requests", &s));
+    assert_true(
+        sdk_stored_series(&p, ROOST_SCOPE_ROLLOUT, "checkout-v2", "baseline", "requests", &s));
     assert_int_equal(s.count, requests[0]);
-    assert_true(sdk_stored_series(&p, ROOST_SCOPE_ROLLOUT, "checkout-v2", "canary", "requests", &s));
+    assert_true(
+        sdk_stored_series(&p, ROOST_SCOPE_ROLLOUT, "checkout-v2", "canary", "requests", &s));
     assert_int_equal(s.count, requests[1]);
     assert_true(sdk_stored_series(&p, ROOST_SCOPE_EXPERIMENT, "green-button", "control", "exposure",
                                   &s));

@@ -88,10 +88,11 @@ static void apply_rollout_doc(struct roostd_proc *p)
              "{\"metadata\": {\"flagSetId\": \"shop\"},"
              " \"flags\": {\"new-checkout\": {\"state\": \"ENABLED\", \"variants\": {\"on\": true,"
              " \"off\": false}, \"defaultVariant\": \"off\"}},"
-             " \"rollouts\": {\"" ROLLOUT "\": {\"service\": \"checkout\", \"baseline\": \"v1.4.2\","
-             " \"canary\": \"v1.5.0\", \"steps\": [{\"setWeight\": 20}, {\"pause\": {}},"
-             " {\"setWeight\": 100}]}},"
-             " \"probes\": {\"self\": {\"type\": \"tcp\", \"target\": \"%s\", \"interval\": \"1s\"},"
+             " \"rollouts\": {\"" ROLLOUT "\": {\"service\": \"checkout\","
+             " \"baseline\": \"v1.4.2\", \"canary\": \"v1.5.0\","
+             " \"steps\": [{\"setWeight\": 20}, {\"pause\": {}}, {\"setWeight\": 100}]}},"
+             " \"probes\": {\"self\": {\"type\": \"tcp\", \"target\": \"%s\","
+             " \"interval\": \"1s\"},"
              " \"nowhere\": {\"type\": \"tcp\", \"target\": \"127.0.0.1:1\", \"interval\": \"1s\","
              " \"timeout\": \"500ms\", \"failureThreshold\": 1}}}",
              p->addr);
