@@ -6,7 +6,7 @@ set -eu
 PKGS="bazel-bootstrap build-essential clang libclang-rt-14-dev \
 libgrpc-dev protobuf-compiler libprotobuf-dev protobuf-c-compiler libprotobuf-c-dev \
 nanopb libnanopb-dev liblmdb-dev lmdb-utils libcjson-dev libcmocka-dev \
-libmicrohttpd-dev libcurl4-openssl-dev python3-pytest"
+libmicrohttpd-dev libcurl4-openssl-dev python3-pytest python3-pip"
 
 missing=""
 for p in $PKGS; do
