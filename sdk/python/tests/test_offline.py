@@ -25,8 +25,8 @@ c.start()
 ready = c.wait_ready(1.0)
 ready_ms = (time.monotonic() - t0) * 1000
 d = c.string_details("banner", "none")
-deadline = time.monotonic() + 2
-while not events and time.monotonic() < deadline:
+deadline = time.monotonic() + 3
+while not any(e.type is roost.EventType.STALE for e in events) and time.monotonic() < deadline:
     time.sleep(0.01)
 print(json.dumps({"ready": ready, "ready_ms": ready_ms, "state": c.state.value,
                   "value": d.value, "variant": d.variant, "revision": d.revision,
