@@ -136,17 +136,18 @@ class Context:
         if rc:
             raise error_for(rc, "roost_context_new: %s" % _native.strerror(rc))
         self._ptr: Optional[c_void_p] = handle
-        # The engine's roost_ctx view that evaluations pass, refreshed after
-        # every change (the C SDK says it is valid until the next one).
         self._ctx: Optional[c_void_p] = None
         if attributes:
-            self.update(attributes)
+            _fill(handle, attributes)
         if targeting_key is not None:
-            self.set("targetingKey", targeting_key)
+            _fill(handle, {"targetingKey": targeting_key})
         if timestamp is None:
-            self.stamp()
+            _stamp(handle)
         else:
-            self.set_timestamp(timestamp)
+            _set_timestamp(handle, int(timestamp))
+        # The engine's roost_ctx view that evaluations pass, refreshed after
+        # every change (the C SDK says it is valid until the next one).
+        self._ctx = _ctx_of(handle)
 
     def set(self, key: str, value: Any) -> "Context":
         """Sets one top-level attribute (a mapping value sets nested ones)."""
