@@ -34,6 +34,17 @@ _LOG_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
 
 _STOP = object()
 
+# Set while one of the callbacks below runs on the SDK's background thread.
+# Python code can end up running there without being called for it: the
+# garbage collector may run a finalizer during the callback's allocations,
+# and a client must not be closed from its own background thread.
+_callback = threading.local()
+
+
+def in_sdk_callback() -> bool:
+    """True on an SDK background thread, inside an event or log callback."""
+    return getattr(_callback, "active", False)
+
 
 def _strings(array, n: int) -> tuple:
     if not n or not array:
@@ -72,6 +83,7 @@ class Dispatcher:
 
     def _on_event(self, user: Optional[int], ptr: "ctypes._Pointer[_native.Event]") -> None:
         # Copy everything now: the C event is only valid during this call.
+        _callback.active = True
         try:
             ev = ptr.contents
             type_ = EVENT_TYPES[ev.type] if 0 < ev.type < len(EVENT_TYPES) else None
@@ -92,12 +104,17 @@ class Dispatcher:
             ))
         except BaseException:  # never let anything unwind into C
             logger.exception("roost: could not queue an event")
+        finally:
+            _callback.active = False
 
     def _on_log(self, user: Optional[int], level: int, line: Optional[bytes]) -> None:
+        _callback.active = True
         try:
             self._queue.put((level, (line or b"").decode("utf-8", "replace")))
         except BaseException:
             pass
+        finally:
+            _callback.active = False
 
     # ---- the Python side
 

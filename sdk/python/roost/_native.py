@@ -7,7 +7,7 @@ this file changes with it (the field lists below follow the header's order
 exactly; ctypes computes the same offsets as the C compiler does for the
 platform's ABI).
 
-Two handles to the same library are used on purpose:
+Three handles to the same library are used on purpose:
 
 - ``lib`` (ctypes.CDLL) releases the GIL around each call. It is used for
   the calls that can block (start, wait_ready, flush, close), so that the
@@ -20,13 +20,13 @@ Two handles to the same library are used on purpose:
   calls waits for a lock that the background thread holds while it calls
   back into Python, so holding the GIL cannot deadlock with an event.
 
-Prototypes (argtypes) are declared for every function but the few on the
-evaluation path (``hot``): ctypes' per-argument checks cost about 100 ns a
-call there, a third of the call. Their callers in client.py pass only
-values whose C conversion is exact without a prototype: ctypes pointer
-objects, bytes, True/False for bools, and c_size_t objects for sizes.
-(Functions taking a double keep their prototype: without one, ctypes does
-not convert Python floats at all.)
+- ``hot`` (another ctypes.PyDLL) is the same, for the few calls on the
+  evaluation path, declared without prototypes (argtypes): ctypes'
+  per-argument checks cost about 100 ns a call there, a third of the call.
+  Their callers pass only values whose C conversion is exact without a
+  prototype: ctypes pointer objects, bytes, True/False for bools, and
+  c_size_t objects for sizes. (Functions taking a double keep their
+  prototype: without one, ctypes does not convert Python floats at all.)
 """
 from __future__ import annotations
 
@@ -286,12 +286,18 @@ class ExperimentInfo(Structure):
 
 # --------------------------------------------------------------- prototypes
 
-def _declare(handle: ctypes.CDLL, name: str, restype, *argtypes) -> None:
+def _check(handle: ctypes.CDLL, name: str):
+    """handle.name, or an ImportError when the library lacks it (built from
+    another version of Roost than this package)."""
     try:
-        fn = getattr(handle, name)
+        return getattr(handle, name)
     except AttributeError:
         raise ImportError("roost: %s does not export %s: it was built from another version "
                           "of Roost than this package.\n%s" % (path, name, BUILD_HINT)) from None
+
+
+def _declare(handle: ctypes.CDLL, name: str, restype, *argtypes) -> None:
+    fn = _check(handle, name)
     fn.restype = restype
     fn.argtypes = list(argtypes)
 
@@ -314,10 +320,10 @@ _declare(lib, "roost_client_start", c_int, _client, _err)
 _declare(lib, "roost_client_wait_ready", c_int, _client, c_uint32)
 _declare(lib, "roost_client_flush", c_int, _client, c_uint32, _err)
 _declare(lib, "roost_client_close", c_int, _client, _err)
-_declare(lib, "roost_client_inject_fault", c_int, _client, c_int, c_uint32)
 
 # Never-blocking calls: GIL held (see the module comment).
 _declare(fast, "roost_strerror", c_char_p, c_int)
+_declare(fast, "roost_client_inject_fault", c_int, _client, c_int, c_uint32)
 _declare(fast, "roost_client_get_state", c_int, _client)
 _declare(fast, "roost_client_revision", c_uint64, _client)
 _declare(fast, "roost_client_id", c_char_p, _client)
@@ -353,17 +359,20 @@ _declare(fast, "roost_track", c_int, _client, c_char_p, _ctx, c_char_p, c_double
 #   roost_request_begin(client *, rollout, ctx *, request *, route_details *)
 #   roost_request_end(request *, bool)
 hot = ctypes.PyDLL(path)
-hot.roost_route.restype = c_int
-hot.roost_request_begin.restype = c_int
-hot.roost_request_end.restype = c_int
-hot.roost_client_bool.restype = c_bool
-hot.roost_client_string.restype = c_size_t
-hot.roost_client_object.restype = c_size_t
-hot.roost_context_clear.restype = None
-hot.roost_context_stamp.restype = None
-hot.roost_context_ctx.restype = Pointer
-hot.roost_context_set_string.restype = c_int
-hot.roost_context_set_bool.restype = c_int
+for _name, _restype in (
+    ("roost_client_bool", c_bool),
+    ("roost_client_string", c_size_t),
+    ("roost_client_object", c_size_t),
+    ("roost_context_clear", None),
+    ("roost_context_stamp", None),
+    ("roost_context_ctx", Pointer),
+    ("roost_context_set_string", c_int),
+    ("roost_context_set_bool", c_int),
+    ("roost_route", c_int),
+    ("roost_request_begin", c_int),
+    ("roost_request_end", c_int),
+):
+    _check(hot, _name).restype = _restype
 
 
 def strerror(code: int) -> str:

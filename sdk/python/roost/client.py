@@ -40,7 +40,7 @@ from ctypes import byref, c_size_t, c_void_p, create_string_buffer
 from typing import Any, Callable, Iterable, Mapping, Optional, TypeVar, Union, cast, overload
 
 from . import _native
-from ._events import Dispatcher, Handler, event_type
+from ._events import Dispatcher, Handler, event_type, in_sdk_callback
 from .context import Context, native_context
 from .errors import (
     ClientClosedError,
@@ -191,7 +191,14 @@ class _Core:
             raise error_for(rc, err.msg.decode("utf-8", "replace"))
 
     def finalize(self) -> None:
-        """weakref.finalize's callback: never raises."""
+        """weakref.finalize's callback (the Client was collected, or the
+        interpreter is exiting): closes, never raises. When the garbage
+        collector happens to run it on the SDK's own background thread,
+        during an event callback, the close moves to a thread of its own:
+        the background thread cannot wait for itself to stop."""
+        if in_sdk_callback():
+            threading.Thread(target=self.finalize, name="roost-close %s" % self.target).start()
+            return
         try:
             self.close(5.0)
         except Exception as e:
@@ -364,7 +371,7 @@ class Client:
         """Testing only (roost_client_inject_fault): the next `count` Report
         acknowledgements roostd sends after storing a batch are discarded as
         if the connection had failed, so the batch is sent again."""
-        rc = _lib.roost_client_inject_fault(self._handle, 1, count)  # DROP_REPORT_ACK
+        rc = _fast.roost_client_inject_fault(self._handle, 1, count)  # DROP_REPORT_ACK
         if rc:
             raise error_for(rc, "inject_fault: %s" % _native.strerror(rc))
 

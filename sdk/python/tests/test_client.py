@@ -250,3 +250,24 @@ def test_started_twice_and_not_started_are_errors(roostd: Any, make_client: Any)
     c.start()
     with pytest.raises(roost.InvalidArgumentError, match="already started"):
         c.start()
+
+
+def test_every_status_maps_to_its_exception_and_builtin_base() -> None:
+    from roost import _native
+    from roost.errors import error_for
+
+    bases = {roost.Status.EINVAL: ValueError, roost.Status.ENOTFOUND: LookupError,
+             roost.Status.ETYPE: TypeError, roost.Status.ENOMEM: MemoryError,
+             roost.Status.EIO: OSError, roost.Status.EUNAVAIL: ConnectionError,
+             roost.Status.EAUTH: PermissionError, roost.Status.ETIMEOUT: TimeoutError}
+    for status in roost.Status:
+        if status is roost.Status.OK:
+            continue
+        e = error_for(status, "what went wrong")
+        assert isinstance(e, roost.RoostError) and e.status is status
+        assert str(e) == "what went wrong"
+        if status in bases:
+            assert isinstance(e, bases[status])
+        assert _native.strerror(status)  # the C SDK's description
+    unknown = error_for(99, "odd")
+    assert unknown.status is roost.Status.EINTERNAL and "unknown status 99" in str(unknown)

@@ -87,3 +87,26 @@ def test_interpreter_exit_with_an_open_client_and_busy_daemon_threads(roostd: An
         assert out.returncode == 0, out.stdout + out.stderr
         assert "exiting" in out.stdout
     assert stored(roostd) == 75
+
+
+def test_a_finalizer_run_on_the_sdk_thread_closes_from_a_thread_of_its_own(
+        roostd: Any) -> None:
+    # The garbage collector may run a Client's finalizer inside an event
+    # callback, on the SDK's background thread, which cannot wait for itself
+    # to stop. Pretend to be there: the close must move to another thread.
+    from roost import _events
+
+    roostd.apply(FLAGS)
+    c = roost.Client(roostd.address, **TEST_OPTIONS)
+    assert c.wait_ready(5.0)
+    c.observe("flag", "banner", "blue", "latency_ms", 4.0)
+    _events._callback.active = True
+    try:
+        c._core.finalize()
+    finally:
+        _events._callback.active = False
+    closers = [t for t in threading.enumerate() if t.name.startswith("roost-close")]
+    assert len(closers) == 1
+    closers[0].join(10.0)
+    assert c.closed
+    assert stored(roostd) == 1
