@@ -2,7 +2,8 @@
 # Python SDK benchmark beside the C SDK's, in the same run: starts two roostd
 # processes on free loopback ports (one serving 1,000 flags, a string flag
 # and a rollout; one empty), then `runs` times runs bench.py (Python, through
-# ctypes), sdk_bench --mode eval and sdk_bench --mode observe (C), each a new
+# ctypes), sdk_bench --mode eval and --mode observe, and route_bench (C; on a
+# fresh roostd each run, as it applies its own rollouts), each a new
 # process, and prints every run as JSON and the medians.
 #   tools/bench/python/run.sh [runs]
 # ROOST_BAZEL_OUTPUT_BASE picks a Bazel output base; ROOST_BENCH_NO_BUILD=1
@@ -14,18 +15,22 @@ runs=${1:-5}
 python=${ROOST_PYTHON:-/usr/bin/python3}
 ob=${ROOST_BAZEL_OUTPUT_BASE:+--output_base=$ROOST_BAZEL_OUTPUT_BASE}
 if [ -z "${ROOST_BENCH_NO_BUILD:-}" ]; then
-    bazel $ob build //server:roostd //tools/roostctl //tools/bench/sdk:sdk_bench \
-        //sdk/c:libroost.so 2>&1 | grep -E "^(ERROR|FAILED)" && exit 1 || true
+    # --symlink_prefix=/: never move the workspace's bazel-* links.
+    bazel $ob build --symlink_prefix=/ //server:roostd //tools/roostctl \
+        //tools/bench/sdk:sdk_bench //tools/bench/sdk:route_bench //sdk/c:libroost.so 2>&1 |
+        grep -E "^(ERROR|FAILED)" && exit 1 || true
 fi
 bin=$(bazel $ob info bazel-bin 2>/dev/null)
 tmp=$(mktemp -d -p "${ROOST_BENCH_TMPDIR:-/tmp}")
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 
-start() { # name: roostd whose address ends up in $tmp/name.ready
+start() { # name: roostd whose address ends up in $tmp/name.ready; pid in $last
+    rm -rf "$tmp/$1" "$tmp/$1.ready"
     "$bin/server/roostd" --data "$tmp/$1" --listen 127.0.0.1:0 --ready-file "$tmp/$1.ready" \
         --log-level warn >"$tmp/$1.log" 2>&1 &
-    pids="$pids $!"
+    last=$!
+    pids="$pids $last"
     i=0; while [ ! -s "$tmp/$1.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 }
 start empty
@@ -53,6 +58,10 @@ for r in $(seq "$runs"); do
     "$python" tools/bench/python/bench.py --target "$full" || exit 1
     "$bin/tools/bench/sdk/sdk_bench" --mode eval --target "$full" --flags "$tmp/flags.json"
     "$bin/tools/bench/sdk/sdk_bench" --mode observe --target "$empty" --threads 2
+    start route
+    "$bin/tools/bench/sdk/route_bench" --target "$(cat "$tmp/route.ready")" --threads 2 ||
+        echo "run.sh: route_bench failed" >&2
+    kill "$last"; wait "$last" 2>/dev/null || true
 done | tee "$tmp/results"
 grep -q '"mode": "python"' "$tmp/results" || { echo "run.sh: bench.py failed" >&2; exit 1; }
 
@@ -61,11 +70,12 @@ echo "medians over $runs runs (ns per call):"
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 med = {}
-for mode in ("python", "eval", "observe"):
+for mode in ("python", "eval", "observe", "route"):
     rs = [r for r in rows if r["mode"] == mode]
     med[mode] = {k: statistics.median(r[k] for r in rs) for k in rs[0]
                  if isinstance(rs[0][k], (int, float))}
-py, ev, ob = med["python"], med["eval"], med["observe"]
+py = med.pop("python")
+c_figures = {k: v for m in med.values() for k, v in m.items()}
 print("  %-44s %9s %9s %9s" % ("call", "Python", "C", "ctypes+"))
 for name, p, c in (
         ("boolean, no targeting (flag-0)", "static_bool_ns", "static_client_ns"),
@@ -78,10 +88,10 @@ for name, p, c in (
         ("roost.Context(2 attributes)", "context_build_ns", None),
         ("observe by name", "observe_by_name_ns", "by_name_ns"),
         ("series.observe", "observe_series_ns", "series_ns"),
-        ("route (Context with key)", "route_ns", None),
-        ("with request(...): (begin + end)", "request_ns", None),
+        ("route (Context with key)", "route_ns", "route_key_ns"),
+        ("with request(...): (begin + end)", "request_ns", "request_pair_ns"),
         ("empty Python loop iteration", "loop_ns", None)):
-    cval = (ev.get(c) if c in ev else ob.get(c)) if c else None
+    cval = c_figures.get(c) if c else None
     print("  %-44s %9.1f %9s %9s" % (name, py[p], "%.1f" % cval if cval is not None else "-",
                                       "%.1f" % (py[p] - cval) if cval is not None else "-"))
 PY
