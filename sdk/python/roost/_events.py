@@ -46,6 +46,13 @@ def in_sdk_callback() -> bool:
     return getattr(_callback, "active", False)
 
 
+def _status(code: int) -> Status:
+    try:
+        return Status(code)
+    except ValueError:  # a newer C SDK's code
+        return Status.EINTERNAL
+
+
 def _strings(array, n: int) -> tuple:
     if not n or not array:
         return ()
@@ -95,8 +102,7 @@ class Dispatcher:
                 revision=ev.revision,
                 from_cache=bool(ev.from_cache),
                 message=(ev.message or b"").decode("utf-8", "replace"),
-                status=Status(ev.status) if type_ is EventType.ERROR and ev.status in
-                Status._value2member_map_ else None,
+                status=_status(ev.status) if type_ is EventType.ERROR else None,
                 keys=_strings(ev.keys, ev.nkeys),
                 rollouts=_strings(ev.rollouts, ev.nrollouts),
                 probes=_strings(ev.probes, ev.nprobes),
