@@ -101,7 +101,11 @@ static roost_status look(struct experiments *x, const struct loaded *l, int64_t 
     struct experiment_state prev, *prevp = NULL;
     struct metrics_agg agg;
     struct store_txn t;
-    int64_t from_s = l->rec->started_unix_ms / 1000, to_s = now / 1000 + 1;
+    /* From the start of the minute the experiment started in: outcomes are
+     * stored in minute rows, and a window takes only rows that begin inside
+     * it. Nothing before the start is in that minute's rows: SDKs record
+     * exposures and tracked outcomes only while the experiment runs. */
+    int64_t from_s = l->rec->started_unix_ms / 60000 * 60, to_s = now / 1000 + 1;
     cJSON *out = NULL;
     roost_status rc;
 
