@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "compile/compile.h"
+#include "json_fields.h"
 #include "experiment/spec.h"
 #include "experiment/split.h"
 #include "rollout/probes.h"
@@ -22,52 +23,12 @@
 static const char *const top_level_keys[] = {"$schema",  "flags",  "$evaluators", "metadata",
                                              "rollouts", "probes", "experiments"};
 
-/* Edit distance, for "did you mean" on misspelled keys. */
-static size_t distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
-
-    if (la >= 63 || lb >= 63)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, (lb + 1) * sizeof *prev);
-    }
-    return prev[lb];
-}
-
+/* Unknown top-level keys are mistakes (a misspelt "flags" would otherwise
+ * apply an empty flag set and remove every flag of the set). */
 static roost_status check_top_level(const cJSON *root, roost_error *err)
 {
-    const size_t nkeys = sizeof top_level_keys / sizeof top_level_keys[0];
-
-    for (const cJSON *item = root->child; item; item = item->next) {
-        size_t best = 0, best_d = 99;
-
-        for (size_t i = 0; i < nkeys; i++) {
-            size_t d = distance(item->string, top_level_keys[i]);
-            if (d < best_d) {
-                best_d = d;
-                best = i;
-            }
-        }
-        if (best_d == 0)
-            continue;
-        if (best_d <= 2)
-            return roost_error_set(err, ROOST_EINVAL, "unknown top-level key '%s' (did you mean '%s'?)",
-                                   item->string, top_level_keys[best]);
-        return roost_error_set(err, ROOST_EINVAL,
-                               "unknown top-level key '%s'; expected flags, $evaluators, metadata, "
-                               "rollouts, probes, experiments or $schema",
-                               item->string);
-    }
-    return ROOST_OK;
+    return json_fields_check(root, "top level", top_level_keys,
+                             sizeof top_level_keys / sizeof top_level_keys[0], err);
 }
 
 static roost_status flag_set_of(const cJSON *root, char **out, roost_error *err)

@@ -271,39 +271,7 @@ static void tick_one(struct experiments *x, const char *name)
 
 roost_status experiments_names(struct experiments *x, char ***names, size_t *n, roost_error *err)
 {
-    struct store_txn t;
-    struct store_iter it;
-    struct store_val k = {0}, v = {0};
-    size_t cap = 0;
-    roost_status rc;
-
-    *names = NULL;
-    *n = 0;
-    if ((rc = store_begin(x->store, false, &t, err)) != ROOST_OK)
-        return rc;
-    if ((rc = store_iter_open(&t, TBL_EXPERIMENTS, NULL, 0, &it, err)) == ROOST_OK) {
-        while (store_iter_next(&it, &k, &v)) {
-            char *s;
-            if (*n == cap) {
-                char **nn = realloc(*names, (cap = cap ? cap * 2 : 16) * sizeof *nn);
-                if (!nn) {
-                    rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
-                    break;
-                }
-                *names = nn;
-            }
-            if (!(s = malloc(k.len + 1))) {
-                rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
-                break;
-            }
-            memcpy(s, k.data, k.len);
-            s[k.len] = '\0';
-            (*names)[(*n)++] = s;
-        }
-        store_iter_close(&it);
-    }
-    store_abort(&t);
-    return rc;
+    return resources_names(x->store, TBL_EXPERIMENTS, names, n, err);
 }
 
 static void *controller_main(void *arg)

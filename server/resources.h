@@ -78,6 +78,11 @@ roost_status resources_history(struct store *st, uint8_t kind, const char *name,
                                uint64_t before_seq, Roost__V1__Decision ***out, size_t *n,
                                roost_error *err);
 
+/* The keys of a table keyed by name (rollouts, experiments, probes), as a
+ * malloc'd array of malloc'd strings. */
+roost_status resources_names(struct store *st, enum store_table tbl, char ***names, size_t *n,
+                             roost_error *err);
+
 /* Keys of the decisions table: u8 scope kind | scope key '\0' | u64 seq. */
 size_t resources_decision_prefix(uint8_t kind, const char *scope, uint8_t *out, size_t cap);
 

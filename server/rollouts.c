@@ -530,39 +530,7 @@ static int64_t tick_one(struct rollouts *r, const char *name)
 
 roost_status rollouts_names(struct rollouts *r, char ***names, size_t *n, roost_error *err)
 {
-    struct store_txn t;
-    struct store_iter it;
-    struct store_val k = {0}, v = {0};
-    size_t cap = 0;
-    roost_status rc;
-
-    *names = NULL;
-    *n = 0;
-    if ((rc = store_begin(r->store, false, &t, err)) != ROOST_OK)
-        return rc;
-    if ((rc = store_iter_open(&t, TBL_ROLLOUTS, NULL, 0, &it, err)) == ROOST_OK) {
-        while (store_iter_next(&it, &k, &v)) {
-            char *s;
-            if (*n == cap) {
-                char **nn = realloc(*names, (cap = cap ? cap * 2 : 16) * sizeof *nn);
-                if (!nn) {
-                    rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
-                    break;
-                }
-                *names = nn;
-            }
-            if (!(s = malloc(k.len + 1))) {
-                rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
-                break;
-            }
-            memcpy(s, k.data, k.len);
-            s[k.len] = '\0';
-            (*names)[(*n)++] = s;
-        }
-        store_iter_close(&it);
-    }
-    store_abort(&t);
-    return rc;
+    return resources_names(r->store, TBL_ROLLOUTS, names, n, err);
 }
 
 static void free_names(char **names, size_t n)

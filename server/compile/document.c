@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "server/json_fields.h"
 #include "compile_internal.h"
 #include "engine_internal.h"
 
@@ -104,34 +105,12 @@ static roost_status add_warning(roost_compiled_set *set, const char *text, roost
 
 /* -------------------------------------------------------------- checks */
 
-static bool valid_key(const char *k)
+static bool json_name_valid_key(const char *k)
 {
-    size_t n = strlen(k);
-    if (n == 0 || n > ROOST_MAX_KEY_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = k[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
+    return json_name_valid(k, ROOST_MAX_KEY_LEN);
 }
 
-static const char *json_type_name(const cJSON *v)
-{
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsArray(v))
-        return "an array";
-    return "an object";
-}
+
 
 /* Every string and object key in v is valid UTF-8; else *bad names it. */
 static bool utf8_deep(const cJSON *v, const char **bad)
@@ -577,7 +556,7 @@ roost_status roost_compile_flagset(const cJSON *root, roost_compiled_set **out, 
         } else {
             key = f->string;
         }
-        if (!valid_key(key)) {
+        if (!json_name_valid_key(key)) {
             roost_compiled_set_free(set);
             return roost_error_set(err, ROOST_EINVAL,
                                    "flags[\"%.200s\"]: a flag key must be 1-%d characters of "

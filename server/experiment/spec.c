@@ -5,7 +5,7 @@
  * problem: one precise message is more useful than a list of consequences
  * of the same typo. Every message starts with the JSON path of the value it
  * is about. Unknown fields are refused with the same "expected one of ...;
- * did you mean" wording as rollouts (server/rollout/json_fields.h).
+ * did you mean" wording as rollouts (server/json_fields.h).
  *
  * Cross-checks against the flag happen in one place (resolve_arms), after
  * the experiment's own fields parsed, so that "unknown flag" is reported
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/rollout/json_fields.h"
+#include "server/json_fields.h"
 
 #define PATH_MAX_LEN 384
 
@@ -49,19 +49,10 @@ static bool name_char(char c)
            c == '.' || c == '_' || c == '-';
 }
 
-static bool name_valid(const char *s, size_t max)
-{
-    size_t n = 0;
-
-    for (; s[n]; n++)
-        if (!name_char(s[n]))
-            return false;
-    return n >= 1 && n <= max;
-}
 
 bool experiment_name_valid(const char *name)
 {
-    return name && name_valid(name, EXPERIMENT_NAME_MAX);
+    return name && json_name_valid(name, EXPERIMENT_NAME_MAX);
 }
 
 /* Valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF)
@@ -360,7 +351,7 @@ static roost_status parse_metric(const cJSON *obj, const char *path, enum experi
 
     if ((rc = get_text(obj, "name", path, true, m->name, sizeof m->name, NULL, err)))
         return rc;
-    if (!name_valid(m->name, EXPERIMENT_METRIC_NAME_MAX))
+    if (!json_name_valid(m->name, EXPERIMENT_METRIC_NAME_MAX))
         return roost_error_set(err, ROOST_EINVAL,
                                "%s.name: '%s' is not a valid metric name (1-%d of A-Z a-z 0-9 "
                                ". _ -)",

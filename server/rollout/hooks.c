@@ -67,7 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "json_fields.h"
+#include "server/json_fields.h"
 
 extern char **environ;
 

@@ -70,7 +70,7 @@
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "hooks.h" /* roost_duration_parse */
-#include "json_fields.h"
+#include "server/json_fields.h"
 
 #define PROBE_PORT_MAX 8         /* "65535" and a NUL, rounded up */
 #define HTTP_BODY_MAX (64 * 1024) /* read of a probed page before stopping */

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/rollout/json_fields.h"
+#include "server/json_fields.h"
 
 #define PATH_MAX_LEN 320
 
@@ -52,40 +52,12 @@ static void path_fmt(char *out, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool name_charset_ok(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
 bool rollout_name_valid(const char *name)
 {
-    return name && name_charset_ok(name, ROLLOUT_NAME_MAX);
+    return name && json_name_valid(name, ROLLOUT_NAME_MAX);
 }
 
-static const char *json_type(const cJSON *v)
-{
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsArray(v))
-        return "an array";
-    return "an object";
-}
 
 static const cJSON *field(const cJSON *obj, const char *key)
 {
@@ -100,7 +72,7 @@ static roost_status get_whole(const cJSON *v, const char *path, const char *key,
 
     if (!cJSON_IsNumber(v)) {
         return roost_error_set(err, ROOST_EINVAL, "%s.%s: expected a whole number from %.0f to %.0f, got %s",
-                               path, key, lo, hi, json_type(v));
+                               path, key, lo, hi, json_type_name(v));
     }
     d = v->valuedouble;
     if (!(d == floor(d)) || d < lo || d > hi) {
@@ -126,7 +98,7 @@ static roost_status get_number(const cJSON *v, const char *path, const char *key
 {
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
         return roost_error_set(err, ROOST_EINVAL, "%s.%s: expected a number, got %s", path, key,
-                               json_type(v));
+                               json_type_name(v));
     }
     *out = v->valuedouble;
     return ROOST_OK;
@@ -137,7 +109,7 @@ static roost_status get_bool(const cJSON *v, const char *path, const char *key, 
 {
     if (!cJSON_IsBool(v)) {
         return roost_error_set(err, ROOST_EINVAL, "%s.%s: expected true or false, got %s", path,
-                               key, json_type(v));
+                               key, json_type_name(v));
     }
     *out = cJSON_IsTrue(v);
     return ROOST_OK;
@@ -156,7 +128,7 @@ static roost_status get_duration(const cJSON *v, const char *path, const char *k
         return roost_error_set(err, ROOST_EINVAL,
                                "%s.%s: expected a duration string such as \"30s\", \"2m\" or "
                                "\"1h30m\", got %s",
-                               path, key, json_type(v));
+                               path, key, json_type_name(v));
     }
     if (!roost_duration_parse(v->valuestring, &ms)) {
         return roost_error_set(err, ROOST_EINVAL,
@@ -184,7 +156,7 @@ static roost_status get_text(const cJSON *v, const char *path, const char *key, 
     }
     if (!cJSON_IsString(v)) {
         return roost_error_set(err, ROOST_EINVAL, "%s.%s: expected a string, got %s", path, key,
-                               json_type(v));
+                               json_type_name(v));
     }
     n = strlen(v->valuestring);
     if (n == 0 || n > max) {
@@ -449,7 +421,7 @@ static roost_status parse_check(const cJSON *obj, const char *path, struct rollo
         if (!v)
             return roost_error_set(err, ROOST_EINVAL, "%s.type: missing: expected threshold, relative, compare or burn_rate", path);
         if (!cJSON_IsString(v))
-            return roost_error_set(err, ROOST_EINVAL, "%s.type: expected threshold, relative, compare or burn_rate, got %s", path, json_type(v));
+            return roost_error_set(err, ROOST_EINVAL, "%s.type: expected threshold, relative, compare or burn_rate, got %s", path, json_type_name(v));
         return roost_error_set(err, ROOST_EINVAL,
                                "%s.type: expected threshold, relative, compare or burn_rate, got "
                                "'%.64s' (%s)",
@@ -466,7 +438,7 @@ static roost_status parse_check(const cJSON *obj, const char *path, struct rollo
                                "\"error-rate\")",
                                path);
     }
-    if (!cJSON_IsString(v) || !name_charset_ok(v->valuestring, ROLLOUT_CHECK_NAME_MAX)) {
+    if (!cJSON_IsString(v) || !json_name_valid(v->valuestring, ROLLOUT_CHECK_NAME_MAX)) {
         return roost_error_set(err, ROOST_EINVAL,
                                "%s.name: expected 1-%d characters of A-Z a-z 0-9 . _ -", path,
                                ROLLOUT_CHECK_NAME_MAX);
@@ -475,7 +447,7 @@ static roost_status parse_check(const cJSON *obj, const char *path, struct rollo
 
     v = field(obj, "metric");
     if (v) {
-        if (!cJSON_IsString(v) || !name_charset_ok(v->valuestring, ROLLOUT_METRIC_MAX)) {
+        if (!cJSON_IsString(v) || !json_name_valid(v->valuestring, ROLLOUT_METRIC_MAX)) {
             return roost_error_set(err, ROOST_EINVAL,
                                    "%s.metric: expected a metric name of 1-%d characters of A-Z "
                                    "a-z 0-9 . _ - (the name the SDKs report it under)",
@@ -508,7 +480,7 @@ static roost_status parse_check(const cJSON *obj, const char *path, struct rollo
             return roost_error_set(err, ROOST_EINVAL,
                                    "%s.stat: unknown stat '%.64s': expected error_rate, mean, or a "
                                    "quantile such as p50, p99, p999 or p99.5",
-                                   path, cJSON_IsString(v) ? v->valuestring : json_type(v));
+                                   path, cJSON_IsString(v) ? v->valuestring : json_type_name(v));
         }
     }
     is_rate = c->stat == ROLLOUT_STAT_ERROR_RATE;
@@ -700,7 +672,7 @@ static roost_status parse_analysis(const cJSON *obj, const char *path, struct ro
         return ROOST_OK;
     }
     if (!cJSON_IsObject(obj))
-        return roost_error_set(err, ROOST_EINVAL, "%s: expected an object, got %s", path, json_type(obj));
+        return roost_error_set(err, ROOST_EINVAL, "%s: expected an object, got %s", path, json_type_name(obj));
     if ((rc = check_fields(obj, path, fields, sizeof fields / sizeof fields[0], err)) != ROOST_OK)
         return rc;
     if ((v = field(obj, "interval")) &&
@@ -764,7 +736,7 @@ static roost_status parse_promotion(const cJSON *obj, const char *path, struct r
     if (!obj)
         return ROOST_OK;
     if (!cJSON_IsObject(obj))
-        return roost_error_set(err, ROOST_EINVAL, "%s: expected an object, got %s", path, json_type(obj));
+        return roost_error_set(err, ROOST_EINVAL, "%s: expected an object, got %s", path, json_type_name(obj));
     if ((rc = check_fields(obj, path, fields, sizeof fields / sizeof fields[0], err)) != ROOST_OK)
         return rc;
     if ((v = field(obj, "minStepDuration")) &&
@@ -800,7 +772,7 @@ static roost_status parse_gates(const cJSON *obj, const char *path, const char *
     if (!obj)
         return ROOST_OK;
     if (!cJSON_IsObject(obj))
-        return roost_error_set(err, ROOST_EINVAL, "%s: expected an object, got %s", path, json_type(obj));
+        return roost_error_set(err, ROOST_EINVAL, "%s: expected an object, got %s", path, json_type_name(obj));
     if ((rc = check_fields(obj, path, fields, 2, err)) != ROOST_OK)
         return rc;
     if ((v = field(obj, "onDown"))) {
@@ -818,7 +790,7 @@ static roost_status parse_gates(const cJSON *obj, const char *path, const char *
     if (!cJSON_IsArray(v)) {
         return roost_error_set(err, ROOST_EINVAL,
                                "%s.probes: expected an array of probe names, got %s", path,
-                               json_type(v));
+                               json_type_name(v));
     }
     for (const cJSON *p = v->child; p; p = p->next, i++) {
         bool found = probe_names == NULL;
@@ -827,7 +799,7 @@ static roost_status parse_gates(const cJSON *obj, const char *path, const char *
             return roost_error_set(err, ROOST_ELIMIT, "%s.probes: more than %d probes", path,
                                    ROLLOUT_MAX_GATES);
         }
-        if (!cJSON_IsString(p) || !name_charset_ok(p->valuestring, ROLLOUT_PROBE_NAME_MAX)) {
+        if (!cJSON_IsString(p) || !json_name_valid(p->valuestring, ROLLOUT_PROBE_NAME_MAX)) {
             return roost_error_set(err, ROOST_EINVAL,
                                    "%s.probes[%zu]: expected a probe name (1-%d characters of "
                                    "A-Z a-z 0-9 . _ -)",
@@ -975,7 +947,7 @@ static roost_status parse_hooks(const cJSON *arr, const char *path, struct rollo
         return ROOST_OK;
     if (!cJSON_IsArray(arr)) {
         return roost_error_set(err, ROOST_EINVAL, "%s: expected an array of hooks, got %s", path,
-                               json_type(arr));
+                               json_type_name(arr));
     }
     for (const cJSON *h = arr->child; h; h = h->next, i++) {
         if (i == ROLLOUT_MAX_HOOKS)
@@ -1014,7 +986,7 @@ roost_status rollout_spec_parse(const cJSON *obj, const char *name,
     if (!cJSON_IsObject(obj)) {
         return roost_error_set(err, ROOST_EINVAL,
                                "%s: expected an object with service, baseline, canary and steps, got %s",
-                               path, json_type(obj));
+                               path, json_type_name(obj));
     }
     if ((rc = check_fields(obj, path, fields, sizeof fields / sizeof fields[0], err)) != ROOST_OK)
         return rc;

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "server/rollout/hooks.h"
-#include "server/rollout/json_fields.h"
+#include "server/json_fields.h"
 
 #define PATH_CAP 256
 
@@ -48,20 +48,6 @@ static void path_join(char *out, const char *parent, const char *key)
     fmt(out, PATH_CAP, "%s%s%s", parent, *parent ? "." : "", key);
 }
 
-static const char *json_type(const cJSON *v)
-{
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsArray(v))
-        return "an array";
-    return "an object";
-}
 
 static const cJSON *field(const cJSON *obj, const char *key)
 {
@@ -80,7 +66,7 @@ static roost_status get_num(const cJSON *obj, const char *parent, const char *ke
     path_join(p, parent, key);
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
         return roost_error_set(err, ROOST_EINVAL, "%s: expected a number%s%s, got %s", p,
-                               *unit ? " " : "", unit, v ? json_type(v) : "nothing");
+                               *unit ? " " : "", unit, v ? json_type_name(v) : "nothing");
     d = v->valuedouble;
     if ((lo_open ? d <= lo : d < lo) || d > hi)
         return roost_error_set(err, ROOST_EINVAL, "%s: expected a number %s %.15g %s %.15g%s%s, got %.15g", p,
@@ -100,7 +86,7 @@ static roost_status get_u32(const cJSON *obj, const char *parent, const char *ke
     path_join(p, parent, key);
     if (!cJSON_IsNumber(v))
         return roost_error_set(err, ROOST_EINVAL, "%s: expected a whole number from %u to %u, got %s",
-                               p, lo, hi, v ? json_type(v) : "nothing");
+                               p, lo, hi, v ? json_type_name(v) : "nothing");
     d = v->valuedouble;
     if (d != floor(d) || d < lo || d > hi)
         return roost_error_set(err, ROOST_EINVAL, "%s: expected a whole number from %u to %u, got %g",
@@ -124,7 +110,7 @@ static roost_status get_duration(const cJSON *obj, const char *parent, const cha
     if (!cJSON_IsString(v))
         return roost_error_set(err, ROOST_EINVAL,
                                "%s: expected a duration string such as \"30s\", \"2m\" or \"1h30m\", got %s",
-                               p, v ? json_type(v) : "nothing");
+                               p, v ? json_type_name(v) : "nothing");
     if (!roost_duration_parse(v->valuestring, &ms))
         return roost_error_set(err, ROOST_EINVAL,
                                "%s: '%.64s' is not a duration (a number and a unit, largest unit "
@@ -150,7 +136,7 @@ static roost_status get_text(const cJSON *obj, const char *parent, const char *k
     path_join(p, parent, key);
     if (!cJSON_IsString(v))
         return roost_error_set(err, ROOST_EINVAL, "%s: expected a string, got %s", p,
-                               v ? json_type(v) : "nothing");
+                               v ? json_type_name(v) : "nothing");
     n = strlen(v->valuestring);
     if (n == 0 || n > max)
         return roost_error_set(err, ROOST_EINVAL, "%s: expected 1-%zu characters, got %zu", p, max, n);
@@ -178,7 +164,7 @@ static roost_status get_choice(const cJSON *obj, const char *parent, const char 
     json_fields_choices(names, n, cJSON_IsString(v) ? v->valuestring : NULL, list, sizeof list);
     if (!cJSON_IsString(v))
         return roost_error_set(err, ROOST_EINVAL, "%s: expected one of %s, got %s", p, list,
-                               v ? json_type(v) : "nothing");
+                               v ? json_type_name(v) : "nothing");
     return roost_error_set(err, ROOST_EINVAL, "%s: '%.64s' is not one of %s", p, v->valuestring, list);
 }
 
@@ -188,7 +174,7 @@ static roost_status need_object(const cJSON *v, const char *path, const char *wh
     if (cJSON_IsObject(v))
         return ROOST_OK;
     return roost_error_set(err, ROOST_EINVAL, "%s: expected an object (%s), got %s", path, what,
-                           v ? json_type(v) : "nothing");
+                           v ? json_type_name(v) : "nothing");
 }
 
 #define FIELDS(obj, path, ...)                                                                    \
@@ -322,7 +308,7 @@ static roost_status parse_incidents(const cJSON *arr, struct sim_model *m, roost
     char p[PATH_CAP];
 
     if (!cJSON_IsArray(arr))
-        return roost_error_set(err, ROOST_EINVAL, "incidents: expected an array, got %s", json_type(arr));
+        return roost_error_set(err, ROOST_EINVAL, "incidents: expected an array, got %s", json_type_name(arr));
     m->nincidents = 0;
     cJSON_ArrayForEach(it, arr) {
         if (m->nincidents == SIM_MAX_INCIDENTS)
@@ -409,7 +395,7 @@ static roost_status parse_argo(const cJSON *o, struct sim_argo_settings *a, roos
         return ROOST_OK;
     if (!cJSON_IsArray(w) || cJSON_GetArraySize(w) == 0)
         return roost_error_set(err, ROOST_EINVAL, "%s.weights: expected a non-empty array of weights, got %s",
-                               p, json_type(w));
+                               p, json_type_name(w));
     a->nweights = 0;
     cJSON_ArrayForEach(it, w) {
         char ip[PATH_CAP];
@@ -437,7 +423,7 @@ static roost_status parse_rollout(const cJSON *rollouts, struct sim_scenario *sc
         return roost_error_set(err, ROOST_EINVAL,
                                "rollouts: expected an object with one rollout (\"rollouts\": "
                                "{\"NAME\": {...}}, as in a Roost document), got %s",
-                               json_type(rollouts));
+                               json_type_name(rollouts));
     if (cJSON_GetArraySize(rollouts) != 1)
         return roost_error_set(err, ROOST_EINVAL,
                                "rollouts: a scenario simulates one rollout, this one has %d",

@@ -6,7 +6,7 @@
  * "retries" but "x" suggests nothing. Names over 32 bytes are never close:
  * the table stays on the stack and the cost bounded.
  */
-#include "json_fields.h"
+#include "server/json_fields.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -93,3 +93,33 @@ roost_status json_fields_check(const cJSON *obj, const char *path, const char *c
     return ROOST_OK;
 }
 
+
+const char *json_type_name(const cJSON *v)
+{
+    if (cJSON_IsNull(v))
+        return "null";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsArray(v))
+        return "an array";
+    return "an object";
+}
+
+bool json_name_valid(const char *s, size_t max)
+{
+    size_t n = 0;
+
+    if (!s || !*s)
+        return false;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= max || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
