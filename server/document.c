@@ -337,8 +337,8 @@ static roost_status check_splits(const roost_compiled_set *set, const struct fla
         if ((rc = experiment_spec_parse_text(d->spec, d->spec_len, d->name, NULL, 0, &spec, err)) ||
             (rc = roost_flag_load(&flag, cf->image, cf->image_len, err)))
             return rc;
+        /* Its messages start with the experiment's path already. */
         if ((rc = experiment_split_check(&spec, &flag, &report, err)) != ROOST_OK) {
-            roost_error_prefix(err, "experiments.%s: ", d->name);
             if (rc == ROOST_ECONFLICT && err) {
                 size_t n = strlen(err->msg);
                 snprintf(err->msg + n, sizeof err->msg - n,
