@@ -87,6 +87,28 @@ static void unload(struct loaded *l)
     l->rec = NULL;
 }
 
+/* Where the window of everything observed since the start begins. A window
+ * takes only the stored rows that begin inside it, and a row begins before
+ * the start second in three ways:
+ *  - the minute row of the start's minute;
+ *  - a minute row of an earlier minute: rows are filed under the minute the
+ *    SDK's reporting interval started in, and an interval (up to a minute,
+ *    roost_client_options.flush_interval_ms) may have begun before the
+ *    experiment did and hold exposures logged after it;
+ *  - the hour row of the start's hour: minute rows older than the minute
+ *    retention (14 days by default, less than the default maxDuration) are
+ *    rolled into hour rows.
+ * So the window begins at the hour that holds the minute before the start.
+ * Nothing earlier in it is the experiment's: SDKs record exposures and
+ * tracked outcomes only while it runs (unless an experiment of the same name
+ * was removed and applied again within that hour). */
+static int64_t window_start_s(int64_t started_unix_ms)
+{
+    int64_t s = started_unix_ms / 1000 - 60;
+
+    return s > 0 ? s - s % 3600 : 0;
+}
+
 /* One look: the analysis of everything observed since the start. *json is
  * the analysis JSON (malloc'd); *a is filled when a is not NULL. */
 static roost_status look(struct experiments *x, const struct loaded *l, int64_t now,
@@ -101,11 +123,7 @@ static roost_status look(struct experiments *x, const struct loaded *l, int64_t 
     struct experiment_state prev, *prevp = NULL;
     struct metrics_agg agg;
     struct store_txn t;
-    /* From the start of the minute the experiment started in: outcomes are
-     * stored in minute rows, and a window takes only rows that begin inside
-     * it. Nothing before the start is in that minute's rows: SDKs record
-     * exposures and tracked outcomes only while the experiment runs. */
-    int64_t from_s = l->rec->started_unix_ms / 60000 * 60, to_s = now / 1000 + 1;
+    int64_t from_s = window_start_s(l->rec->started_unix_ms), to_s = now / 1000 + 1;
     cJSON *out = NULL;
     roost_status rc;
 
