@@ -41,7 +41,7 @@ static void fmt_time(int64_t ms, char *out, size_t cap)
 static cJSON *info_json(const Roost__V1__ExperimentInfo *in)
 {
     cJSON *o = cJSON_CreateObject(), *recent = cJSON_CreateArray();
-    cJSON *analysis = in->analysis_json[0] ? cJSON_Parse(in->analysis_json) : NULL;
+    cJSON *analysis = in->analysis_json[0] ? cJSON_Parse(in->analysis_json) : NULL, *details;
 
     cJSON_AddStringToObject(o, "name", in->experiment->name);
     cJSON_AddStringToObject(o, "flag_set", in->experiment->flag_set);
@@ -63,6 +63,10 @@ static cJSON *info_json(const Roost__V1__ExperimentInfo *in)
         cJSON_AddStringToObject(d, "actor", in->recent[i]->actor);
         cJSON_AddStringToObject(d, "kind", in->recent[i]->kind);
         cJSON_AddStringToObject(d, "summary", in->recent[i]->summary);
+        /* The analysis the decision was made on, as the record holds it:
+         * the numbers `results --json` showed at that moment. */
+        details = in->recent[i]->details_json[0] ? cJSON_Parse(in->recent[i]->details_json) : NULL;
+        cJSON_AddItemToObject(d, "details", details ? details : cJSON_CreateNull());
         cJSON_AddItemToArray(recent, d);
     }
     cJSON_AddItemToObject(o, "recent", recent);
