@@ -258,8 +258,10 @@ static roost_status flag_infos_of(const cJSON *root, struct flag_infos *fi, roos
 
 /* "experiments": each parsed against its flag. A flag without targeting
  * gets the split rule that implements the experiment's plan (roostd writes
- * it, so the allocation and weights live in one place); a flag with its own
- * targeting keeps it, and is checked after compilation (check_splits). */
+ * it, so the allocation and weights live in one place), and is served with
+ * it only while the experiment runs (resources_serve_experiment_flags). A
+ * flag with its own targeting keeps it, whatever the phase, and is checked
+ * after compilation (check_splits). */
 static roost_status take_experiments(cJSON *root, struct flag_doc *out, roost_error *err)
 {
     const cJSON *exps = cJSON_GetObjectItemCaseSensitive(root, "experiments"), *e;
@@ -283,7 +285,7 @@ static roost_status take_experiments(cJSON *root, struct flag_doc *out, roost_er
     cJSON_ArrayForEach(e, exps)
     {
         struct doc_experiment *d = &out->experiments[out->nexperiments];
-        cJSON *flag, *rule;
+        cJSON *flag;
 
         if ((rc = experiment_spec_parse(e, e->string, fi.info, fi.n, spec, err)) != ROOST_OK)
             break;
@@ -297,11 +299,7 @@ static roost_status take_experiments(cJSON *root, struct flag_doc *out, roost_er
             }
         }
         flag = (cJSON *)flag_object(root, spec->flag);
-        if (flag && !cJSON_GetObjectItemCaseSensitive(flag, "targeting")) {
-            if ((rc = experiment_split_rule(spec, &rule, err)) != ROOST_OK)
-                break;
-            cJSON_AddItemToObject(flag, "targeting", rule);
-        }
+        d->auto_split = flag && !cJSON_GetObjectItemCaseSensitive(flag, "targeting");
         if ((rc = experiment_spec_canonical(spec, &d->spec, &d->spec_len, err)) != ROOST_OK)
             break;
         d->name = strdup(spec->name);
@@ -319,6 +317,66 @@ done:
     return rc;
 }
 
+/* Writes the split rule into the flags of the experiments that get theirs
+ * from roostd. */
+static roost_status inject_split_rules(cJSON *root, const struct flag_doc *doc, bool *any,
+                                       roost_error *err)
+{
+    *any = false;
+    for (size_t i = 0; i < doc->nexperiments; i++) {
+        const struct doc_experiment *d = &doc->experiments[i];
+        struct experiment_spec spec;
+        cJSON *rule, *flag;
+        roost_status rc;
+
+        if (!d->auto_split || !(flag = (cJSON *)flag_object(root, d->flag)))
+            continue;
+        if ((rc = experiment_spec_parse_text(d->spec, d->spec_len, d->name, NULL, 0, &spec, err)) ||
+            (rc = experiment_split_rule(&spec, &rule, err)))
+            return rc;
+        cJSON_AddItemToObject(flag, "targeting", rule);
+        *any = true;
+    }
+    return ROOST_OK;
+}
+
+static roost_status copy_flag(const roost_compiled_set *set, const char *key, char **source,
+                              uint8_t **program, size_t *len, roost_error *err)
+{
+    const roost_compiled_flag *cf = roost_compiled_set_find(set, key);
+
+    if (!cf)
+        return roost_error_set(err, ROOST_EINTERNAL, "flag %s vanished between compilations", key);
+    *source = strdup(cf->source_json);
+    *program = malloc(cf->image_len ? cf->image_len : 1);
+    if (!*source || !*program)
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    memcpy(*program, cf->image, cf->image_len);
+    *len = cf->image_len;
+    return ROOST_OK;
+}
+
+/* Keeps both forms of every auto-split experiment's flag: as compiled
+ * without the rule (idle) and with it (running). */
+static roost_status take_split_forms(const roost_compiled_set *idle,
+                                     const roost_compiled_set *running, struct flag_doc *doc,
+                                     roost_error *err)
+{
+    for (size_t i = 0; i < doc->nexperiments; i++) {
+        struct doc_experiment *d = &doc->experiments[i];
+        roost_status rc;
+
+        if (!d->auto_split)
+            continue;
+        if ((rc = copy_flag(idle, d->flag, &d->idle_source, &d->idle_program, &d->idle_len,
+                            err)) != ROOST_OK ||
+            (rc = copy_flag(running, d->flag, &d->running_source, &d->running_program,
+                            &d->running_len, err)) != ROOST_OK)
+            return rc;
+    }
+    return ROOST_OK;
+}
+
 /* Every experiment's flag, as compiled, must split units as planned. */
 static roost_status check_splits(const roost_compiled_set *set, const struct flag_doc *doc,
                                  roost_error *err)
@@ -331,6 +389,8 @@ static roost_status check_splits(const roost_compiled_set *set, const struct fla
         roost_flag flag;
         roost_status rc;
 
+        if (d->auto_split)
+            continue; /* roostd's own rule: right by construction */
         if (!cf)
             return roost_error_set(err, ROOST_EINVAL, "experiments.%s.flag: no flag '%s'", d->name,
                                    d->flag);
@@ -354,8 +414,9 @@ static roost_status check_splits(const roost_compiled_set *set, const struct fla
 roost_status document_parse(const uint8_t *data, size_t len, size_t max_bytes,
                             const char *source, struct flag_doc *out, roost_error *err)
 {
-    roost_compiled_set *set = NULL;
+    roost_compiled_set *set = NULL, *idle = NULL;
     cJSON *root = NULL;
+    bool injected = false;
     roost_status rc;
 
     memset(out, 0, sizeof *out);
@@ -373,12 +434,16 @@ roost_status document_parse(const uint8_t *data, size_t len, size_t max_bytes,
     else if ((rc = check_top_level(root, err)) == ROOST_OK &&
              (rc = flag_set_of(root, &out->flag_set, err)) == ROOST_OK &&
              (rc = take_experiments(root, out, err)) == ROOST_OK &&
-             (rc = roost_compile_flagset(root, &set, err)) == ROOST_OK &&
-             (rc = check_splits(set, out, err)) == ROOST_OK &&
-             (rc = take_compiled(set, out, err)) == ROOST_OK &&
+             (rc = roost_compile_flagset(root, &idle, err)) == ROOST_OK &&
+             (rc = inject_split_rules(root, out, &injected, err)) == ROOST_OK &&
+             (rc = injected ? roost_compile_flagset(root, &set, err) : ROOST_OK) == ROOST_OK &&
+             (rc = take_split_forms(idle, injected ? set : idle, out, err)) == ROOST_OK &&
+             (rc = check_splits(injected ? set : idle, out, err)) == ROOST_OK &&
+             (rc = take_compiled(injected ? set : idle, out, err)) == ROOST_OK &&
              (rc = take_probes(root, out, err)) == ROOST_OK)
         rc = take_rollouts(root, out, err);
     roost_compiled_set_free(set);
+    roost_compiled_set_free(idle);
     cJSON_Delete(root);
     if (rc != ROOST_OK) {
         roost_error_prefix(err, "%s: ", source);

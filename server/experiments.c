@@ -21,6 +21,7 @@
 #include "change.h"
 #include "experiment/analysis.h"
 #include "experiment/spec.h"
+#include "flags.h"
 #include "log.h"
 #include "metrics_query.h"
 #include "resources.h"
@@ -216,11 +217,30 @@ static roost_status commit(struct experiments *x, struct loaded *l, const char *
     if (phase_changed) {
         Roost__V1__ChangeEvent ev = ROOST__V1__CHANGE_EVENT__INIT;
         Roost__V1__Experiment *views[1] = {&view};
+        Roost__V1__Flag *flag = NULL;
+        bool running = strcmp(phase, "running") == 0;
+
+        /* The flag's split rule is served only while the experiment runs:
+         * the flag changes in the same change as the phase, so no client
+         * ever sees a running experiment without its split or a stopped one
+         * still splitting. */
+        if (rec.auto_split && running != (strcmp(l->rec->view->phase, "running") == 0) &&
+            (rc = flags_put_program(&t, view.flag, running ? rec.running_source : rec.idle_source,
+                                    running ? rec.running_program.data : rec.idle_program.data,
+                                    running ? rec.running_program.len : rec.idle_program.len,
+                                    running, &flag, err)) != ROOST_OK) {
+            store_abort(&t);
+            return rc;
+        }
         ev.n_experiments = 1;
         ev.experiments = views;
+        ev.n_upserted = flag ? 1 : 0;
+        ev.upserted = &flag;
         ev.actor = (char *)actor;
         ev.flag_set = rec.flag_set;
         rc = change_commit(&t, x->hub, &ev, err);
+        if (flag)
+            roost__v1__flag__free_unpacked(flag, NULL);
     } else {
         rc = store_commit(&t, err);
     }

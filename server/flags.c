@@ -50,6 +50,10 @@ void flag_doc_free(struct flag_doc *doc)
         free(e->spec);
         free(e->flag);
         free(e->unit);
+        free(e->running_source);
+        free(e->idle_source);
+        free(e->running_program);
+        free(e->idle_program);
     }
     free(doc->experiments);
     for (size_t i = 0; i < doc->nwarnings; i++)
@@ -321,7 +325,7 @@ void flags_apply_response_free(Roost__V1__ApplyResponse *r)
     r->flag_set = NULL; /* init points it at a shared empty string */
 }
 
-roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_doc *doc,
+roost_status flags_apply(struct store *st, struct hub *hub, struct flag_doc *doc,
                          bool dry_run, const char *actor, Roost__V1__ApplyResponse *out,
                          roost_error *err)
 {
@@ -339,6 +343,8 @@ roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_do
         return rc;
     if ((rc = store_begin(st, !dry_run, &t, err)) != ROOST_OK)
         return rc;
+    if ((rc = resources_serve_experiment_flags(&t, doc, err)) != ROOST_OK)
+        goto out;
 
     if (doc->nflags) {
         upserted = calloc(doc->nflags, sizeof *upserted);
@@ -480,6 +486,56 @@ roost_status flags_get(struct store *st, const char *key, Roost__Storage__V1__Fl
         rc = roost_error_set(err, ROOST_ECORRUPT, "stored flag %s cannot be decoded", key);
     }
     store_abort(&t);
+    return rc;
+}
+
+roost_status flags_put_program(struct store_txn *t, const char *key, const char *source,
+                               const uint8_t *program, size_t len, bool targeted,
+                               Roost__V1__Flag **event_flag, roost_error *err)
+{
+    Roost__Storage__V1__FlagRecord *rec;
+    struct store_val v;
+    char *saved_source;
+    ProtobufCBinaryData saved_program;
+    size_t plen;
+    uint8_t *buf, *fbuf;
+    roost_status rc = store_get(t, TBL_FLAGS, key, strlen(key), &v, NULL);
+
+    if (rc != ROOST_OK)
+        return roost_error_set(err, rc, "flag '%s' cannot be read", key);
+    if (!(rec = roost__storage__v1__flag_record__unpack(NULL, v.len, v.data)) || !rec->flag ||
+        !rec->summary) {
+        if (rec)
+            roost__storage__v1__flag_record__free_unpacked(rec, NULL);
+        return roost_error_set(err, ROOST_ECORRUPT, "stored flag %s cannot be decoded", key);
+    }
+    saved_source = rec->flag->source_json;
+    saved_program = rec->flag->program;
+    rec->flag->source_json = (char *)source;
+    rec->flag->program.data = (uint8_t *)program;
+    rec->flag->program.len = len;
+    rec->flag->revision = t->next_revision;
+    rec->summary->revision = t->next_revision;
+    rec->summary->targeted = targeted;
+    plen = roost__storage__v1__flag_record__get_packed_size(rec);
+    buf = malloc(plen ? plen : 1);
+    fbuf = malloc(roost__v1__flag__get_packed_size(rec->flag) + 1);
+    if (!buf || !fbuf) {
+        rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    } else {
+        roost__storage__v1__flag_record__pack(rec, buf);
+        rc = store_put(t, TBL_FLAGS, key, strlen(key), buf, plen, err);
+        if (rc == ROOST_OK) {
+            size_t flen = roost__v1__flag__pack(rec->flag, fbuf);
+            if (!(*event_flag = roost__v1__flag__unpack(NULL, flen, fbuf)))
+                rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
+        }
+    }
+    free(buf);
+    free(fbuf);
+    rec->flag->source_json = saved_source;
+    rec->flag->program = saved_program;
+    roost__storage__v1__flag_record__free_unpacked(rec, NULL);
     return rc;
 }
 

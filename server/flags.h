@@ -56,6 +56,13 @@ struct doc_experiment {
     char *spec;        /* canonical spec (experiment_spec_canonical) */
     size_t spec_len;
     char *flag, *unit;
+    /* The flag had no targeting: roostd serves it with the experiment's
+     * split rule while the experiment runs (running_*) and without it in
+     * every other phase (idle_*). */
+    bool auto_split;
+    char *running_source, *idle_source;
+    uint8_t *running_program, *idle_program;
+    size_t running_len, idle_len;
 };
 
 /* A parsed and compiled configuration document: the desired state of one
@@ -79,10 +86,18 @@ void flag_doc_free(struct flag_doc *doc);
 /* Applies doc (flags, rollouts and probes) as one change (or, with dry_run, reports what would change).
  * Fills out; the caller frees it with flags_apply_response_free. Fails with ECONFLICT when a key
  * belongs to another flag set, EINVAL on duplicate keys, and store errors. */
-roost_status flags_apply(struct store *st, struct hub *hub, const struct flag_doc *doc,
+roost_status flags_apply(struct store *st, struct hub *hub, struct flag_doc *doc,
                          bool dry_run, const char *actor, Roost__V1__ApplyResponse *out,
                          roost_error *err);
 void flags_apply_response_free(Roost__V1__ApplyResponse *resp);
+
+/* Serves flag `key` with another definition and image inside t (an
+ * experiment's phase change). *event_flag receives the flag as the change
+ * event carries it (caller frees with roost__v1__flag__free_unpacked).
+ * ENOTFOUND when the flag does not exist. */
+roost_status flags_put_program(struct store_txn *t, const char *key, const char *source,
+                               const uint8_t *program, size_t len, bool targeted,
+                               Roost__V1__Flag **event_flag, roost_error *err);
 
 /* Deletes one flag as one change. ENOTFOUND when it does not exist. */
 roost_status flags_delete(struct store *st, struct hub *hub, const char *key, const char *actor,

@@ -488,6 +488,56 @@ static const struct doc_experiment *doc_experiment(const struct flag_doc *doc, c
     return NULL;
 }
 
+static struct flag_def *doc_flag(struct flag_doc *doc, const char *key)
+{
+    for (size_t i = 0; i < doc->nflags; i++) {
+        if (strcmp(doc->flags[i].key, key) == 0)
+            return &doc->flags[i];
+    }
+    return NULL;
+}
+
+roost_status resources_serve_experiment_flags(struct store_txn *t, struct flag_doc *doc,
+                                              roost_error *err)
+{
+    for (size_t i = 0; i < doc->nexperiments; i++) {
+        struct doc_experiment *e = &doc->experiments[i];
+        Roost__Storage__V1__ExperimentRecord *rec = NULL;
+        struct flag_def *f;
+        bool running = false;
+        char *src;
+        uint8_t *prog;
+        roost_status rc;
+
+        if (!e->auto_split || !(f = doc_flag(doc, e->flag)))
+            continue;
+        rc = resources_get_experiment(t, e->name, &rec, NULL);
+        if (rc == ROOST_OK) {
+            running = strcmp(rec->view->phase, "running") == 0;
+            roost__storage__v1__experiment_record__free_unpacked(rec, NULL);
+        } else if (rc != ROOST_ENOTFOUND) {
+            return roost_error_set(err, rc, "cannot read experiment %s", e->name);
+        }
+        if (running)
+            continue; /* the document's flag was compiled with the rule */
+        src = strdup(e->idle_source);
+        prog = malloc(e->idle_len ? e->idle_len : 1);
+        if (!src || !prog) {
+            free(src);
+            free(prog);
+            return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+        }
+        memcpy(prog, e->idle_program, e->idle_len);
+        free(f->source_json);
+        free(f->program);
+        f->source_json = src;
+        f->program = prog;
+        f->program_len = e->idle_len;
+        f->targeted = false;
+    }
+    return ROOST_OK;
+}
+
 static roost_status stage_experiments(struct store_txn *t, const struct flag_doc *doc, bool dry_run,
                                       struct resource_changes *c, roost_error *err)
 {
@@ -515,7 +565,12 @@ static roost_status stage_experiments(struct store_txn *t, const struct flag_doc
             break;
         }
         if (rc == ROOST_OK && rec->spec.len == e->spec_len &&
-            memcmp(rec->spec.data, e->spec, e->spec_len) == 0) {
+            memcmp(rec->spec.data, e->spec, e->spec_len) == 0 && rec->auto_split == e->auto_split &&
+            (!e->auto_split ||
+             (rec->running_program.len == e->running_len &&
+              memcmp(rec->running_program.data, e->running_program, e->running_len) == 0 &&
+              rec->idle_program.len == e->idle_len &&
+              memcmp(rec->idle_program.data, e->idle_program, e->idle_len) == 0))) {
             roost__storage__v1__experiment_record__free_unpacked(rec, NULL);
             continue;
         }
@@ -533,6 +588,13 @@ static roost_status stage_experiments(struct store_txn *t, const struct flag_doc
         nrec.spec.data = (uint8_t *)e->spec;
         nrec.spec.len = e->spec_len;
         nrec.view = &view;
+        nrec.auto_split = e->auto_split;
+        nrec.running_source = e->auto_split ? e->running_source : "";
+        nrec.running_program.data = e->running_program;
+        nrec.running_program.len = e->auto_split ? e->running_len : 0;
+        nrec.idle_source = e->auto_split ? e->idle_source : "";
+        nrec.idle_program.data = e->idle_program;
+        nrec.idle_program.len = e->auto_split ? e->idle_len : 0;
         if (!push_experiment_view(c, &view))
             rc = roost_error_set(err, ROOST_ENOMEM, "out of memory");
         else if (!dry_run)

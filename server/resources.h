@@ -43,6 +43,14 @@ struct resource_changes {
     size_t nexperiment_views;
 };
 
+/* For every experiment of doc whose flag gets its split rule from roostd,
+ * serves the flag as the experiment's stored phase says: with the rule
+ * while it runs, without it (its defaultVariant for everyone) as a draft
+ * and once stopped or concluded. Rewrites the flag's definition and image
+ * in doc before the flags are diffed. */
+roost_status resources_serve_experiment_flags(struct store_txn *t, struct flag_doc *doc,
+                                              roost_error *err);
+
 /* Diffs doc's rollouts and probes against the store inside t and, unless
  * dry_run, writes the difference. ECONFLICT when a name belongs to another
  * flag set. */

@@ -684,6 +684,37 @@ static void skewed_exposures_raise_srm_and_block_a_ship_conclusion(void **state)
     finish(&p, c);
 }
 
+/* How many of n fresh users the flag gives the treatment ("green"). */
+static int treatment_served(roost_client *c, const char *flag, int n, uint64_t first)
+{
+    int green = 0;
+
+    for (int i = 0; i < n; i++) {
+        roost_ctx_attr attrs[2];
+        roost_ctx ctx;
+        char key[32], value[16];
+
+        snprintf(key, sizeof key, "fresh-user-%llu", (unsigned long long)(first + (uint64_t)i));
+        roost_ctx_init(&ctx, attrs, 2);
+        roost_ctx_set_targeting_key(&ctx, key);
+        roost_client_string(c, flag, &ctx, "none", value, sizeof value, NULL);
+        green += strcmp(value, "green") == 0;
+    }
+    return green;
+}
+
+/* Waits until the client sees exp in phase. */
+static void wait_client_phase(roost_client *c, const char *exp, roost_experiment_phase phase)
+{
+    roost_experiment_info info;
+    double deadline;
+
+    for (deadline = harness_now() + 10; harness_now() < deadline; sdk_sleep_ms(10))
+        if (roost_experiment_status(c, exp, &info) == ROOST_OK && info.phase == phase)
+            return;
+    fail_msg("the client did not see %s reach phase %d within 10 s", exp, (int)phase);
+}
+
 static void harmed_guardrail_stops_the_experiment_at_once(void **state)
 {
     struct roostd_proc p;
@@ -696,7 +727,15 @@ static void harmed_guardrail_stops_the_experiment_at_once(void **state)
     start_roostd(&p);
     apply_experiment(&p, "harm", LATENCY_GUARDRAIL, "", "");
     c = client_for(&p);
+    /* A draft splits nobody: everyone gets the flag's default (control). */
+    wait_client_phase(c, "harm", ROOST_EXPERIMENT_DRAFT);
+    assert_int_equal(treatment_served(c, "harm-flag", 1000, 0), 0);
     start_experiment(&p, c, "harm");
+    /* Running: about half of them get the treatment. */
+    {
+        int green = treatment_served(c, "harm-flag", 1000, 0);
+        assert_true(green > 400 && green < 600);
+    }
 
     /* Same conversion; the treatment is 10 % slower (100 ms -> 110 ms). */
     t.c = c;
@@ -736,6 +775,9 @@ static void harmed_guardrail_stops_the_experiment_at_once(void **state)
     assert_record_holds_results(rec, a);
     cJSON_Delete(a);
     cJSON_Delete(entry);
+    /* Stopped for harm: nobody gets the harmful treatment any more. */
+    wait_client_phase(c, "harm", ROOST_EXPERIMENT_STOPPED);
+    assert_int_equal(treatment_served(c, "harm-flag", 1000, 1000000), 0);
     finish(&p, c);
 }
 
