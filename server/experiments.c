@@ -478,8 +478,13 @@ roost_status experiments_command(struct experiments *x, const char *name, const 
             l.rec->conclusion = (char *)c;
             l.rec->ship_arm = (char *)(strcmp(c, "ship") == 0 ? arm : "");
             next = "concluded";
-            snprintf(summary, sizeof summary, "%s%s%s", c, arm && c[0] == 's' ? " " : "",
-                     arm && c[0] == 's' ? arm : "");
+            if (c[0] == 's')
+                snprintf(summary, sizeof summary,
+                         "ship %s (the flag serves the control until %s's defaultVariant is "
+                         "\"%s\" in the document: change it and apply)",
+                         arm, l.spec.flag, arm);
+            else
+                snprintf(summary, sizeof summary, "%s", c);
         }
     } else {
         rc = roost_error_set(err, ROOST_EINVAL,
