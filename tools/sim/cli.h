@@ -1,5 +1,5 @@
-/* roost-sim's command line: one file per mode (cmd_virtual.c; a live mode
- * adds cmd_live.c beside it), main.c only dispatches. Shared here: the
+/* roost-sim's command line: one file per mode (cmd_virtual.c,
+ * cmd_live.c), main.c only dispatches. Shared here: the
  * exit codes and the option helpers, so every mode reads its options and
  * reports mistakes the same way. */
 #ifndef ROOST_TOOLS_SIM_CLI_H
@@ -28,5 +28,7 @@ int sim_cli_usage_error(const char *mode, const char *fmt, ...)
 /* The modes. argv[0] is the mode's name. */
 int sim_cmd_virtual(int argc, char **argv);
 void sim_cmd_virtual_help(void);
+int sim_cmd_live(int argc, char **argv);
+void sim_cmd_live_help(void);
 
 #endif

@@ -14,11 +14,15 @@ static void help(void)
          "\n"
          "Usage:\n"
          "  roost-sim virtual SCENARIO.json [--runs N] [--seed S] [--json] [--timelines]\n"
+         "  roost-sim live SCENARIO.json --server HOST:PORT [--rollout NAME] [--token-file F]\n"
+         "                 [--admin-token-file F] [--for SECONDS] [--seed S] [--json]\n"
          "  roost-sim MODE --help\n"
          "\n"
          "Modes:\n"
          "  virtual   the rollout decision library in virtual time, on simulated per-second\n"
          "            aggregates: the decisions roostd would make, hundreds of rollouts a second\n"
+         "  live      the same traffic in real time through the real C SDK against a running\n"
+         "            roostd, whose controller decides; a progress line while it runs\n"
          "\n"
          "The scenario format (traffic, baseline and canary models, incidents, the rollout)\n"
          "is described in docs/simulator.md.\n"
@@ -71,7 +75,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "virtual") == 0)
         return sim_cmd_virtual(argc - 1, argv + 1);
-    fprintf(stderr, "roost-sim: unknown mode '%s' (expected: virtual)\n(roost-sim --help shows the usage)\n",
+    if (strcmp(argv[1], "live") == 0)
+        return sim_cmd_live(argc - 1, argv + 1);
+    fprintf(stderr, "roost-sim: unknown mode '%s' (expected: virtual or live)\n(roost-sim --help shows the usage)\n",
             argv[1]);
     return SIM_EXIT_USAGE;
 }
