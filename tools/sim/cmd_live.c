@@ -187,7 +187,7 @@ static void print_analysis(const char *record, int64_t t0_ms)
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, "verdict");
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "text");
             const char *verdict = cJSON_IsString(v) ? v->valuestring : "?";
-            printf("  %-12s  %s\n", strcmp(verdict, "failed") == 0 ? "FAILED" : verdict,
+            printf("  %-6s  %s\n", strcmp(verdict, "failed") == 0 ? "FAILED" : verdict,
                    cJSON_IsString(t) ? t->valuestring : "");
         }
     }
@@ -205,7 +205,7 @@ static void on_note(void *user, const char *line)
 static void pct(char *out, size_t cap, uint64_t x, uint64_t n)
 {
     if (n)
-        snprintf(out, cap, "%.2f %%", 100.0 * (double)x / (double)n);
+        snprintf(out, cap, "%.2f%%", 100.0 * (double)x / (double)n);
     else
         snprintf(out, cap, "-");
 }
@@ -223,27 +223,37 @@ static void on_progress(void *user, const struct sim_live_progress *p)
             return;
         u->next_pipe_line_ms = p->t_ms - p->t_ms % PIPE_PROGRESS_MS + PIPE_PROGRESS_MS;
     }
-    if (!p->roostd_answers)
+    if (!p->roostd_answers) {
         snprintf(state, sizeof state, "roostd does not answer (SDK %s)",
                  roost_client_state_name(p->sdk_state));
-    else if (p->paused_reason[0])
+    } else if (p->paused_reason[0]) {
         snprintf(state, sizeof state, "%s (%s)", p->phase, p->paused_reason);
-    else if (p->steps)
+    } else if (p->steps) {
+        /* "analysis 1/3 passed (0 failed, 0 inconclusive)": the counts
+         * before the parenthesis are what a glance needs. */
+        char step[128];
+        size_t len;
+        snprintf(step, sizeof step, "%s", p->step_description);
+        len = strcspn(step, "(");
+        while (len > 0 && step[len - 1] == ' ')
+            len--;
+        step[len] = '\0';
         snprintf(state, sizeof state, "%s  step %u/%u %s", p->phase,
-                 p->step + (p->step < p->steps ? 1 : 0), p->steps, p->step_description);
-    else
+                 p->step + (p->step < p->steps ? 1 : 0), p->steps, step);
+    } else {
         snprintf(state, sizeof state, "%s", p->phase);
+    }
     pct(eb, sizeof eb, p->errors[ROLLOUT_ARM_BASELINE], p->requests[ROLLOUT_ARM_BASELINE]);
     pct(ec, sizeof ec, p->errors[ROLLOUT_ARM_CANARY], p->requests[ROLLOUT_ARM_CANARY]);
     n = snprintf(line, sizeof line,
-                 "%7.1fs  %s  canary %.4g%%  |  sent %llu  baseline %llu (%llu failed, %s)  canary %llu "
-                 "(%llu failed, %s)",
+                 "%7.1fs  %s  weight %.4g%%  |  sent %llu  failed: baseline %llu/%llu (%s)  canary "
+                 "%llu/%llu (%s)",
                  (double)p->t_ms / 1000.0, state, p->weight_bp / 100.0,
                  (unsigned long long)(p->requests[0] + p->requests[1]),
-                 (unsigned long long)p->requests[ROLLOUT_ARM_BASELINE],
-                 (unsigned long long)p->errors[ROLLOUT_ARM_BASELINE], eb,
-                 (unsigned long long)p->requests[ROLLOUT_ARM_CANARY],
-                 (unsigned long long)p->errors[ROLLOUT_ARM_CANARY], ec);
+                 (unsigned long long)p->errors[ROLLOUT_ARM_BASELINE],
+                 (unsigned long long)p->requests[ROLLOUT_ARM_BASELINE], eb,
+                 (unsigned long long)p->errors[ROLLOUT_ARM_CANARY],
+                 (unsigned long long)p->requests[ROLLOUT_ARM_CANARY], ec);
     if (!u->tty) {
         printf("%s\n", line);
         fflush(stdout);

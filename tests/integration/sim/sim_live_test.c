@@ -280,7 +280,7 @@ static void faulty_canary_is_rolled_back_with_the_numbers(void **state)
     expect_text("stdout", r.out, "weight 0 -> 20");
     expect_text("stdout", r.out, "rolled back: weight 20 -> 0: analysis failed");
     expect_text("stdout", r.out, "outcome: rolled back at ");
-    expect_text("stdout", r.out, "FAILED        error-rate");
+    expect_text("stdout", r.out, "FAILED  error-rate");
     expect_text("stdout", r.out, "the SDK sent ");
     assert_null(strstr(r.out, "weight 20 -> 50"));
     /* roostd's own history has the same decision. */
