@@ -26,18 +26,28 @@ elapsed() { echo $(($(date +%s) - t_start)); }
 # ---- cleanup: whatever happens, nothing stays behind -------------------------
 work=
 groups=
+# True while process $1 runs (an exited child stays a zombie, which kill -0
+# still finds, until it is waited for).
+running() {
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+    [ -n "$st" ] && [ "$st" != Z ]
+}
 cleanup() {
     rc=$?
     trap - EXIT INT TERM
-    for g in $groups; do kill -TERM "-$g" 2>/dev/null || true; done
-    # roostd finishes its calls and closes the store; give it 10 s.
-    i=0
-    for g in $groups; do
-        while kill -0 "-$g" 2>/dev/null && [ $i -lt 100 ]; do
+    # Newest first: roost-sim delivers its last outcomes while roostd is
+    # still there, then roostd finishes its calls and closes the store.
+    # Each gets 10 s before it is killed.
+    rev=
+    for g in $groups; do rev="$g $rev"; done
+    for g in $rev; do
+        kill -TERM "-$g" 2>/dev/null || true
+        i=0
+        while running "$g" && [ $i -lt 100 ]; do
             sleep 0.1
             i=$((i + 1))
         done
-        kill -KILL "-$g" 2>/dev/null || true
+        kill -KILL "-$g" 2>/dev/null || true # anything left in its group
     done
     wait 2>/dev/null || true
     [ -n "$work" ] && rm -rf "$work"

@@ -22,6 +22,8 @@
 #define CALL_TIMEOUT_S 5.0
 #define HISTORY_LIMIT 100          /* decisions read per history call */
 #define FLUSH_TIMEOUT_MS 5000
+#define INTERRUPTED_FLUSH_TIMEOUT_MS 1000 /* a person (or a script) wants out */
+#define CLOSE_TIMEOUT_MS 2000
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 
 /* Stream purposes (rng.h). */
@@ -333,6 +335,7 @@ static roost_status start_client(struct sim_live *l, roost_error *err)
     o.service = l->target.service[0] ? l->target.service : NULL;
     o.environment = "roost-sim";
     o.flush_interval_ms = (uint32_t)l->sc->flush_ms;
+    o.close_timeout_ms = CLOSE_TIMEOUT_MS;
     o.backoff_initial_ms = 200;
     o.backoff_max_ms = 2000;
     o.on_event = on_sdk_event;
@@ -747,7 +750,9 @@ roost_status sim_live_run(struct sim_live *l, struct sim_live_result *out, roost
 
     /* Deliver what was observed, then one more look for the records that
      * follow a decision (hooks). */
-    out->flushed = roost_client_flush(l->client, FLUSH_TIMEOUT_MS, NULL) == ROOST_OK;
+    out->flushed = roost_client_flush(l->client,
+                                      interrupted(l) ? INTERRUPTED_FLUSH_TIMEOUT_MS : FLUSH_TIMEOUT_MS,
+                                      NULL) == ROOST_OK;
     if (!interrupted(l))
         poll_roostd(l);
     roost_client_get_stats(l->client, &out->sdk);
@@ -766,11 +771,9 @@ void sim_live_close(struct sim_live *l)
 {
     if (!l)
         return;
-    if (l->client) {
-        roost_error err = {0};
-        if (roost_client_close(l->client, &err) != ROOST_OK)
-            note(l, "note: %s", err.msg);
-    }
+    /* Outcomes it could not deliver are the SDK's own warning (on_note). */
+    if (l->client)
+        (void)roost_client_close(l->client, NULL);
     if (l->admin)
         rc_channel_close(l->admin);
     grpc_shutdown();

@@ -146,7 +146,7 @@ roost_status sim_live_start(struct sim_live *l, roost_error *err);
  * knows and keeps its outcomes, and progress says roostd does not answer. */
 roost_status sim_live_run(struct sim_live *l, struct sim_live_result *out, roost_error *err);
 
-/* Closes the SDK client (delivering what is left, up to 5 s) and the admin
+/* Closes the SDK client (delivering what is left, up to 2 s) and the admin
  * channel, and frees l. NULL is a no-op. */
 void sim_live_close(struct sim_live *l);
 
