@@ -499,9 +499,17 @@ static int64_t aligned_next(int64_t now_wall, uint32_t interval)
 
 static void cut(struct roost_client *c, struct transport *t)
 {
-    int64_t now = sdk_wall_ms();
+    int64_t now = sdk_wall_ms(), end = now;
 
-    agg_cut_at(c->agg, t->interval_start / 60000, now);
+    /* A scheduled cut runs a little after its boundary (the loop ticks).
+     * Reporting the boundary itself as the interval's end files it under
+     * the second it covers, not the next one: roostd files an aggregate
+     * under the second holding its last millisecond, and rollout analysis
+     * judges windows to the second. The few milliseconds past the boundary
+     * ride along in this interval. */
+    if (t->next_cut && now >= t->next_cut && now - t->next_cut < (int64_t)c->opt.flush_interval_ms)
+        end = t->next_cut;
+    agg_cut_at(c->agg, t->interval_start / 60000, end);
     /* Exposures are logged once per unit per reporting interval. */
     exposure_set_rotate(&c->exposures);
     t->interval_start = now;
