@@ -16,6 +16,8 @@
  */
 #include "metrics_retention.h"
 
+#include "duration.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -96,40 +98,12 @@ roost_status metrics_retention_check(const struct metrics_retention_options *o, 
 
 bool metrics_duration_parse(const char *text, int64_t *seconds)
 {
-    static const struct {
-        char unit;
-        int64_t s;
-    } units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
-    size_t next_unit = 0; /* units may only get smaller */
-    int64_t total = 0;
-    const char *p = text;
+    int64_t ms;
 
-    if (!text || !*text)
+    /* Retention is kept in whole seconds: "1500ms" is not a retention. */
+    if (!roost_duration_parse(text, &ms) || ms % 1000 != 0)
         return false;
-    if (strcmp(text, "0") == 0) {
-        *seconds = 0;
-        return true;
-    }
-    while (*p) {
-        int64_t n = 0;
-        size_t u;
-
-        if (*p < '0' || *p > '9')
-            return false;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            if (n > (INT64_MAX - 9) / 10)
-                return false;
-            n = n * 10 + (*p - '0');
-        }
-        for (u = next_unit; u < sizeof units / sizeof units[0] && units[u].unit != *p; u++)
-            ;
-        if (u == sizeof units / sizeof units[0] || n > (INT64_MAX - total) / units[u].s)
-            return false;
-        total += n * units[u].s;
-        next_unit = u + 1;
-        p++;
-    }
-    *seconds = total;
+    *seconds = ms / 1000;
     return true;
 }
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/duration.h"
 #include "server/json_fields.h"
 
 #define PATH_MAX_LEN 384
@@ -115,43 +116,7 @@ static bool unit_valid(const char *s)
 
 bool experiment_duration_parse(const char *text, int64_t *ms)
 {
-    static const struct {
-        char unit;
-        int64_t ms;
-    } units[] = {{'d', 86400000LL}, {'h', 3600000LL}, {'m', 60000LL}, {'s', 1000LL}};
-    size_t next = 0; /* units must come in this order, each at most once */
-    int64_t total = 0;
-    const char *p = text;
-
-    if (!text || !*text)
-        return false;
-    if (strcmp(text, "0") == 0) {
-        *ms = 0;
-        return true;
-    }
-    while (*p) {
-        int64_t v = 0;
-        const char *digits = p;
-        while (*p >= '0' && *p <= '9') {
-            if (v > (INT64_MAX - 9) / 10)
-                return false;
-            v = v * 10 + (*p++ - '0');
-        }
-        if (p == digits)
-            return false;
-        size_t u = next;
-        while (u < sizeof units / sizeof units[0] && units[u].unit != *p)
-            u++;
-        if (u == sizeof units / sizeof units[0])
-            return false;
-        p++;
-        if (v > (INT64_MAX - total) / units[u].ms)
-            return false;
-        total += v * units[u].ms;
-        next = u + 1;
-    }
-    *ms = total;
-    return true;
+    return roost_duration_parse(text, ms);
 }
 
 void experiment_duration_format(int64_t ms, char *out, size_t cap)

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "roost/status.h"
+#include "server/duration.h"
 
 /* Events a hook can be attached to (bit flags). */
 enum hook_event {
@@ -66,11 +67,6 @@ roost_status hook_spec_parse(const cJSON *obj, const char *path, struct hook_spe
 /* Frees what a parsed spec owns and zeroes it. NULL and zeroed specs are fine. */
 void hook_spec_free(struct hook_spec *h);
 
-/* Parses "500ms", "30s", "2m", "1h", "1h30m" into milliseconds: one or more
- * <digits><unit> with units h, m, s, ms, each at most once and from the
- * largest to the smallest; "0" alone is zero. No sign, no spaces, no
- * fractions; false (and *ms untouched) on anything else or on overflow. */
-bool roost_duration_parse(const char *text, int64_t *ms);
 
 /* The document's name of one event bit ("confirm-promotion"), or NULL. */
 const char *hook_event_name(enum hook_event e);

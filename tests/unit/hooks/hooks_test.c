@@ -139,7 +139,7 @@ static void duration_parse_accepts_documented_forms(void **state)
     } ok[] = {{"500ms", 500},   {"30s", 30000},          {"2m", 120000},
               {"1h", 3600000},  {"1h30m", 5400000},      {"0", 0},
               {"0s", 0},        {"1h1m1s1ms", 3661001},  {"1m500ms", 60500},
-              {"90s", 90000}};
+              {"90s", 90000},   {"1d", 86400000},       {"2d12h", 216000000}};
     int64_t ms;
 
     (void)state;
@@ -153,7 +153,7 @@ static void duration_parse_accepts_documented_forms(void **state)
 static void duration_parse_rejects_everything_else_and_leaves_output_alone(void **state)
 {
     static const char *const bad[] = {"",    "10",  "s",    "1.5s", " 1s", "1s ", "-1s",
-                                      "1d",  "1m1h", "1s1s", "2mss", "1H", "ms",  "1h 30m",
+                                      "1h1d", "1m1h", "1s1s", "2mss", "1H", "ms",  "1h 30m",
                                       "99999999999999999999ms", "9999999999999999h"};
     int64_t ms = 42;
 
