@@ -32,6 +32,15 @@ total_fail=0
 
 # Sums the "N passed, M failed" lines of the test logs of one run. A suite
 # that failed without such a line (a crash, a timeout) counts as 1 failed.
+# Bazel's exit status 1 means something did not build (a test that did not
+# build also has no log, but a non-test target that fails would go unseen).
+build_check() {
+    if [ "$1" = 1 ]; then
+        echo "  FAILED: the $2 build (see the errors above)"
+        total_fail=$((total_fail + 1))
+    fi
+}
+
 tally() {
     label=$1
     query=$2
@@ -69,16 +78,20 @@ tally() {
 echo "== tests =="
 # shellcheck disable=SC2086
 bazel test --nocache_test_results --keep_going --show_progress_rate_limit=30 $targets
+build_check $? tests
 tally "tests" "tests($tq)"
 
 if [ "$quick" = 0 ]; then
     echo "== tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
     # shellcheck disable=SC2086
-    bazel test --config=asan --nocache_test_results --keep_going $targets
+    bazel test --config=asan --nocache_test_results --keep_going --show_progress_rate_limit=30 $targets
+    build_check $? asan
     tally "asan" "tests($tq)" --config=asan
     echo "== concurrency suites under ThreadSanitizer =="
     # shellcheck disable=SC2086
-    bazel test --config=tsan --test_tag_filters=tsan --nocache_test_results --keep_going $targets
+    bazel test --config=tsan --test_tag_filters=tsan --nocache_test_results --keep_going \
+        --show_progress_rate_limit=30 $targets
+    build_check $? tsan
     tally "tsan" "attr(tags, tsan, tests($tq))" --config=tsan
 fi
 
