@@ -105,8 +105,31 @@ enum rollout_end_reason {
  *     started). Steps are entered by rollout_decide, one per call.
  *   - run counters belong to the current analysis step and restart at 0
  *     when the next analysis step is entered.
- *   - compare_p[i]: running minimum of check i's always-valid p-value since
- *     the weight was last changed (1 = no evidence yet). */
+ *   - compare_p[i]: running minimum of check i's always-valid p-value (1 =
+ *     no evidence yet): since the attempt started for a compare of error
+ *     rates at margin 0 (the rate-ratio e-process), since the weight was
+ *     last changed for the other compare checks.
+ *   - evidence[i]: check i's rate-ratio e-process (compare of error_rate at
+ *     margin 0 only; zeros otherwise), rollout_evidence below. */
+
+/* Points of the mixture over the rate ratio (checks.c has the grid). */
+#define ROLLOUT_EVIDENCE_GRID 8
+
+/* One compare check's sequential evidence on error rates, kept across
+ * weight changes. Conditional on the errors of a window, the canary's share
+ * of them is binomial with a probability set by the window's own traffic
+ * split and the ratio of error rates, so each window's likelihood ratio is
+ * valid whatever the weight was, and their product over the whole attempt
+ * is an e-process (checks.c explains the test). */
+struct rollout_evidence {
+    int64_t until_ms;                       /* data before this has been counted (0: none) */
+    double ll_attempt[ROLLOUT_EVIDENCE_GRID]; /* log LR of each grid ratio vs 1, since the start */
+    double ll_weight[ROLLOUT_EVIDENCE_GRID];  /* the same since the weight was last changed */
+    double e_banked;        /* mixture weight x final e-value of earlier weights' sequences */
+    uint64_t canary_n, canary_x, baseline_n, baseline_x;       /* counted since the start */
+    uint64_t w_canary_n, w_canary_x, w_baseline_n, w_baseline_x; /* counted at this weight */
+};
+
 struct rollout_state {
     enum rollout_phase phase;
     enum rollout_pause_reason pause_reason; /* PAUSED only */
@@ -130,6 +153,13 @@ struct rollout_state {
     uint32_t no_data_runs;     /* inconclusive runs with no canary traffic at all */
     uint64_t seq;              /* decisions recorded so far (idempotency keys) */
     double compare_p[ROLLOUT_MAX_CHECKS];
+    /* The e-value is a mixture of one sequence over the whole attempt and
+     * one restarted at each later weight (a regression that shows only
+     * under more load), with fixed shares that sum to at most 1. */
+    double share_attempt;  /* the whole-attempt sequence's share */
+    double share_weight;   /* the sequence restarted at the current weight's */
+    double share_left;     /* what later weights may still take */
+    struct rollout_evidence evidence[ROLLOUT_MAX_CHECKS];
     char detail[ROLLOUT_DETAIL_MAX + 1]; /* the probe, check or person behind the pause/end */
 };
 
@@ -152,7 +182,7 @@ roost_status rollout_state_check(const struct rollout_spec *spec, const struct r
  * bytes and either fills *st completely or leaves it untouched
  * (ROOST_ECORRUPT: wrong magic, unknown version, truncated, trailing
  * bytes, out-of-range enum). */
-#define ROLLOUT_STATE_ENCODED_MAX 512
+#define ROLLOUT_STATE_ENCODED_MAX 4096
 roost_status rollout_state_encode(const struct rollout_state *st, uint8_t *buf, size_t cap,
                                   size_t *len, roost_error *err);
 roost_status rollout_state_decode(const uint8_t *buf, size_t len, struct rollout_state *st,
@@ -265,6 +295,12 @@ struct rollout_check_result {
     double effect;                 /* canary - baseline, in the stat's units */
     double ci_lo, ci_hi;           /* always-valid interval of the tested quantity */
     double p_value;                /* always-valid p (running minimum) */
+    bool rate_ratio;               /* error rates at margin 0: the rate-ratio e-process; canary,
+                                      baseline and samples are what it counted since the start */
+    double ratio;                  /* rate_ratio: canary error rate / baseline's */
+    double e_value;                /* rate_ratio: the mixture e-value at this look */
+    uint64_t weight_canary_samples, weight_baseline_samples; /* rate_ratio: at this weight */
+    double weight_canary, weight_baseline;                   /* rate_ratio: rates at this weight */
     /* burn_rate only: per window pair, long and short burn (NAN: not judged) */
     double burn_long[ROLLOUT_MAX_BURN_WINDOWS], burn_short[ROLLOUT_MAX_BURN_WINDOWS];
     char text[192];                /* "error-rate 0.0261 > 0.01 (canary 13 / 498)" */

@@ -17,13 +17,23 @@ struct check_inputs {
     int64_t from_ms, to_ms;
 };
 
-/* Judges check c. weight is the canary weight the data was collected at
- * (compare and relative are skipped at 100: there is no baseline traffic).
- * prev_p is the check's running-minimum always-valid p-value (compare);
- * *new_p receives the updated one. Fills *r completely. */
-void rollout_check_eval(const struct rollout_check *c, const struct check_inputs *in,
-                        uint32_t weight, double prev_p, struct rollout_check_result *r,
-                        double *new_p);
+/* Judges check i of the spec, c. st->weight is the canary weight the data
+ * was collected at (compare and relative are skipped at 100: there is no
+ * baseline traffic). A compare check reads its running-minimum p-value
+ * (st->compare_p[i]) and, for error rates at margin 0, its e-process
+ * (st->evidence[i], st->share_*), and writes the updated ones to n (which
+ * may not be st). Fills *r completely. */
+void rollout_check_eval(const struct rollout_check *c, size_t i, const struct check_inputs *in,
+                        const struct rollout_state *st, struct rollout_state *n,
+                        struct rollout_check_result *r);
+
+/* compare of error_rate at margin 0: judged by the rate-ratio e-process
+ * over the whole attempt, reading only the data it has not counted yet. */
+bool rollout_check_is_rate_ratio(const struct rollout_check *c);
+
+/* The e-process's mixture e-value of one sequence (sum over the grid of
+ * prior x exp(ll)), as a natural log. */
+double rollout_evidence_log_mixture(const double ll[ROLLOUT_EVIDENCE_GRID]);
 
 /* Restricted maximum-likelihood variance of p1 - p2 under
  * H0: p1 - p2 = delta (Farrington & Manning 1990), for x1 of n1 and x2 of

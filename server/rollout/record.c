@@ -318,11 +318,25 @@ static void write_check(struct jw *j, const struct rollout_check *c,
         kv_str(j, "direction",
                c->direction == ROLLOUT_LOWER_IS_BETTER ? "lower_is_better" : "higher_is_better");
         kv_num(j, "effect", r->effect);
-        kv_str(j, "test", c->stat == ROLLOUT_STAT_QUANTILE ? "exceedance" : "difference");
-        jw_open(j, "ci", '[');
-        jw_numval(j, r->ci_lo);
-        jw_numval(j, r->ci_hi);
-        jw_close(j, ']');
+        if (r->rate_ratio) {
+            /* canary and baseline above are what the e-process counted
+             * since the start; at this weight is what passing needs. */
+            kv_str(j, "test", "rate_ratio");
+            kv_num(j, "ratio", r->ratio);
+            kv_num(j, "eValue", r->e_value);
+            jw_open(j, "atWeight", '{');
+            kv_num(j, "canary", r->weight_canary);
+            kv_u64(j, "canarySamples", r->weight_canary_samples);
+            kv_num(j, "baseline", r->weight_baseline);
+            kv_u64(j, "baselineSamples", r->weight_baseline_samples);
+            jw_close(j, '}');
+        } else {
+            kv_str(j, "test", c->stat == ROLLOUT_STAT_QUANTILE ? "exceedance" : "difference");
+            jw_open(j, "ci", '[');
+            jw_numval(j, r->ci_lo);
+            jw_numval(j, r->ci_hi);
+            jw_close(j, ']');
+        }
         kv_num(j, "p", r->p_value);
         break;
     case ROLLOUT_CHECK_BURN_RATE:

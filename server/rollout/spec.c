@@ -577,6 +577,8 @@ static roost_status parse_check(const cJSON *obj, const char *path, struct rollo
                                        c->margin);
             }
         }
+        if (is_rate && c->margin == 0)
+            c->alpha = ROLLOUT_DEFAULT_ALPHA_RATE_RATIO;
         if ((v = field(obj, "alpha"))) {
             if ((rc = get_number(v, path, "alpha", &c->alpha, err)) != ROOST_OK)
                 return rc;
@@ -643,7 +645,7 @@ static void default_check(struct rollout_check *c)
     c->min_samples = ROLLOUT_DEFAULT_MIN_SAMPLES_ERROR_RATE;
     c->no_data = ROLLOUT_NO_DATA_PAUSE;
     c->margin = 0;
-    c->alpha = ROLLOUT_DEFAULT_ALPHA;
+    c->alpha = ROLLOUT_DEFAULT_ALPHA_RATE_RATIO;
     c->direction = ROLLOUT_LOWER_IS_BETTER;
     c->expected_samples = ROLLOUT_DEFAULT_EXPECTED_SAMPLES;
 }

@@ -52,8 +52,12 @@
 #define ROLLOUT_DEFAULT_COUNT 6
 #define ROLLOUT_DEFAULT_FAILURE_LIMIT 0
 #define ROLLOUT_DEFAULT_CONSECUTIVE_ERROR_LIMIT 4
-#define ROLLOUT_DEFAULT_INCONCLUSIVE_LIMIT 3
+#define ROLLOUT_DEFAULT_INCONCLUSIVE_LIMIT 6
 #define ROLLOUT_DEFAULT_ALPHA 0.005
+/* compare of error_rate at margin 0 (the rate-ratio e-process): its alpha
+ * bounds false rollbacks per attempt, where the others' bounds them per
+ * weight (three analysed weights made up to 3 x 0.005). */
+#define ROLLOUT_DEFAULT_ALPHA_RATE_RATIO 0.01
 #define ROLLOUT_DEFAULT_EXPECTED_SAMPLES 400
 #define ROLLOUT_DEFAULT_MIN_SAMPLES_ERROR_RATE 100
 #define ROLLOUT_DEFAULT_MIN_SAMPLES 50

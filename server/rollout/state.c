@@ -14,6 +14,20 @@
  *   u8 N (ROLLOUT_MAX_CHECKS) | N x f64 compare_p (IEEE-754 binary64)
  *   u8 detail length L (<= ROLLOUT_DETAIL_MAX) | L bytes of detail
  *
+ * Version 2 appends the rate-ratio e-process:
+ *
+ *   f64 share_attempt | share_weight | share_left
+ *   u8 N (ROLLOUT_MAX_CHECKS) | u8 G (ROLLOUT_EVIDENCE_GRID) | N x (
+ *       i64 until | G x f64 ll_attempt | G x f64 ll_weight | f64 e_banked |
+ *       u64 canary_n | canary_x | baseline_n | baseline_x |
+ *       w_canary_n | w_canary_x | w_baseline_n | w_baseline_x )
+ *
+ * A version 1 state (written before the e-process existed) decodes with an
+ * empty e-process whose whole share is on one sequence from now on: a
+ * rollout running across the upgrade keeps its step and timers, and its
+ * error-rate evidence starts again, which costs detection time, never
+ * validity (a test martingale may start at any time).
+ *
  * A new field means a new version; decode keeps reading every older one.
  * decode checks every enum, the compare_p range and the lengths, so a
  * damaged record is refused (ECORRUPT) rather than resumed into nonsense.
@@ -25,7 +39,7 @@
 #include "server/rollout/logic_internal.h"
 
 #define STATE_MAGIC "RLS"
-#define STATE_VERSION 1
+#define STATE_VERSION 2
 
 void rollout_state_init(struct rollout_state *st)
 {
@@ -35,6 +49,7 @@ void rollout_state_init(struct rollout_state *st)
     st->phase = ROLLOUT_PENDING;
     for (size_t i = 0; i < ROLLOUT_MAX_CHECKS; i++)
         st->compare_p[i] = 1.0;
+    st->share_attempt = 1.0; /* start and retry set the shares the spec calls for */
 }
 
 const char *rollout_phase_name(enum rollout_phase p)
@@ -92,6 +107,33 @@ const char *rollout_end_reason_name(enum rollout_end_reason r)
     return "?";
 }
 
+static bool share_ok(double s)
+{
+    return s >= 0.0 && s <= 1.0;
+}
+
+/* The e-process's numbers are what it could have computed: shares that sum
+ * to at most 1 (the mixture's prior), finite log ratios, no more errors
+ * than requests. */
+static bool evidence_ok(const struct rollout_state *st)
+{
+    if (!share_ok(st->share_attempt) || !share_ok(st->share_weight) || !share_ok(st->share_left) ||
+        st->share_attempt + st->share_weight + st->share_left > 1.0 + 1e-9)
+        return false;
+    for (size_t i = 0; i < ROLLOUT_MAX_CHECKS; i++) {
+        const struct rollout_evidence *ev = &st->evidence[i];
+        for (size_t j = 0; j < ROLLOUT_EVIDENCE_GRID; j++) {
+            if (!isfinite(ev->ll_attempt[j]) || !isfinite(ev->ll_weight[j]))
+                return false;
+        }
+        if (!(ev->e_banked >= 0.0 && isfinite(ev->e_banked)) || ev->canary_x > ev->canary_n ||
+            ev->baseline_x > ev->baseline_n || ev->w_canary_x > ev->w_canary_n ||
+            ev->w_baseline_x > ev->w_baseline_n)
+            return false;
+    }
+    return true;
+}
+
 /* Checks every state must pass, whatever the spec: enums, weight, p-values. */
 roost_status rollout_state_check_basic(const struct rollout_spec *spec,
                                        const struct rollout_state *st, roost_error *err)
@@ -117,6 +159,10 @@ roost_status rollout_state_check_basic(const struct rollout_spec *spec,
             return roost_error_set(err, ROOST_ECONFLICT, "%s: the state's p-value of check %zu is %g",
                                    spec->name, i, st->compare_p[i]);
         }
+    }
+    if (!evidence_ok(st)) {
+        return roost_error_set(err, ROOST_ECONFLICT,
+                               "%s: the state's error-rate evidence is out of range", spec->name);
     }
     return ROOST_OK;
 }
@@ -239,6 +285,28 @@ roost_status rollout_state_encode(const struct rollout_state *st, uint8_t *buf, 
         put_f64(&w, st->compare_p[i]);
     put_u8(&w, (uint8_t)dl);
     put(&w, st->detail, dl);
+    put_f64(&w, st->share_attempt);
+    put_f64(&w, st->share_weight);
+    put_f64(&w, st->share_left);
+    put_u8(&w, ROLLOUT_MAX_CHECKS);
+    put_u8(&w, ROLLOUT_EVIDENCE_GRID);
+    for (size_t i = 0; i < ROLLOUT_MAX_CHECKS; i++) {
+        const struct rollout_evidence *ev = &st->evidence[i];
+        put_i64(&w, ev->until_ms);
+        for (size_t j = 0; j < ROLLOUT_EVIDENCE_GRID; j++)
+            put_f64(&w, ev->ll_attempt[j]);
+        for (size_t j = 0; j < ROLLOUT_EVIDENCE_GRID; j++)
+            put_f64(&w, ev->ll_weight[j]);
+        put_f64(&w, ev->e_banked);
+        put_u64(&w, ev->canary_n);
+        put_u64(&w, ev->canary_x);
+        put_u64(&w, ev->baseline_n);
+        put_u64(&w, ev->baseline_x);
+        put_u64(&w, ev->w_canary_n);
+        put_u64(&w, ev->w_canary_x);
+        put_u64(&w, ev->w_baseline_n);
+        put_u64(&w, ev->w_baseline_x);
+    }
     if (w.overflow) {
         return roost_error_set(err, ROOST_ELIMIT,
                                "rollout_state_encode: buffer of %zu bytes is too small (use "
@@ -316,7 +384,7 @@ roost_status rollout_state_decode(const uint8_t *buf, size_t len, struct rollout
     if (r.short_read || memcmp(magic, STATE_MAGIC, 3) != 0)
         return roost_error_set(err, ROOST_ECORRUPT, "rollout state: not a rollout state record");
     version = get_u8(&r);
-    if (version != STATE_VERSION) {
+    if (version < 1 || version > STATE_VERSION) {
         return roost_error_set(err, ROOST_ECORRUPT,
                                "rollout state: encoding version %u is not known to this roostd "
                                "(it reads version %d)",
@@ -371,6 +439,39 @@ roost_status rollout_state_decode(const uint8_t *buf, size_t len, struct rollout
         return roost_error_set(err, ROOST_ECORRUPT, "rollout state: detail of %u bytes", dl);
     get(&r, st.detail, dl);
     st.detail[dl] = '\0';
+    if (version >= 2) {
+        uint8_t g;
+        st.share_attempt = get_f64(&r);
+        st.share_weight = get_f64(&r);
+        st.share_left = get_f64(&r);
+        n = get_u8(&r);
+        g = get_u8(&r);
+        if (!r.short_read && (n != ROLLOUT_MAX_CHECKS || g != ROLLOUT_EVIDENCE_GRID)) {
+            return roost_error_set(err, ROOST_ECORRUPT,
+                                   "rollout state: evidence for %u checks on %u ratios, expected %d "
+                                   "on %d",
+                                   n, g, ROLLOUT_MAX_CHECKS, ROLLOUT_EVIDENCE_GRID);
+        }
+        for (size_t i = 0; i < ROLLOUT_MAX_CHECKS; i++) {
+            struct rollout_evidence *ev = &st.evidence[i];
+            ev->until_ms = (int64_t)get_u64(&r);
+            for (size_t j = 0; j < ROLLOUT_EVIDENCE_GRID; j++)
+                ev->ll_attempt[j] = get_f64(&r);
+            for (size_t j = 0; j < ROLLOUT_EVIDENCE_GRID; j++)
+                ev->ll_weight[j] = get_f64(&r);
+            ev->e_banked = get_f64(&r);
+            ev->canary_n = get_u64(&r);
+            ev->canary_x = get_u64(&r);
+            ev->baseline_n = get_u64(&r);
+            ev->baseline_x = get_u64(&r);
+            ev->w_canary_n = get_u64(&r);
+            ev->w_canary_x = get_u64(&r);
+            ev->w_baseline_n = get_u64(&r);
+            ev->w_baseline_x = get_u64(&r);
+        }
+    } else {
+        st.share_attempt = 1.0; /* see the version 1 note above */
+    }
     if (r.short_read)
         return roost_error_set(err, ROOST_ECORRUPT, "rollout state: truncated at %zu bytes", len);
     if (r.at != len) {
@@ -381,6 +482,8 @@ roost_status rollout_state_decode(const uint8_t *buf, size_t len, struct rollout
         return roost_error_set(err, ROOST_ECORRUPT, "rollout state: NUL byte in detail");
     if (st.weight > 100)
         return roost_error_set(err, ROOST_ECORRUPT, "rollout state: weight %u", st.weight);
+    if (!evidence_ok(&st))
+        return roost_error_set(err, ROOST_ECORRUPT, "rollout state: error-rate evidence out of range");
     *out = st;
     return ROOST_OK;
 }

@@ -633,13 +633,13 @@ static void no_traffic_pauses_instead_of_failing(void **state)
     struct rollout_decision *d = NULL;
     (void)state;
     none.rps[1] = 0;
-    for (int i = 1; i <= 4; i++)
+    for (int i = 1; i <= 7; i++)
         d = decide(spec, &st, T0 + i * 10 * S, &none, NULL);
     assert_int_equal(d->event, ROLLOUT_EV_PAUSED);
     assert_int_equal(st.pause_reason, ROLLOUT_PAUSE_NO_DATA);
     assert_int_equal(st.failures, 0);
     assert_int_equal(st.weight, 10);
-    assert_says(d->summary, "no canary traffic in 4 runs (inconclusiveLimit 3)");
+    assert_says(d->summary, "no canary traffic in 7 runs (inconclusiveLimit 6)");
     assert_says(d->record, "\"reason\":\"no_data\"");
     spec_release(spec);
 }
@@ -1116,14 +1116,19 @@ static void compare_error_rate_fails_on_a_clear_regression(void **state)
     assert_int_equal(r->verdict, ROLLOUT_VERDICT_FAILED);
     assert_true(fabs(r->effect - 0.015) < 1e-12);
     assert_true(r->p_value <= spec->analysis.checks[0].alpha);
-    /* The always-valid interval lies above the margin exactly when it fails. */
-    assert_true(r->ci_lo > 0);
-    assert_true(r->ci_lo < r->effect && r->effect < r->ci_hi);
-    /* compare judges everything since the weight was set. */
+    /* Error rates at margin 0: the rate-ratio e-process, which fails
+     * exactly when its e-value reaches 1 / alpha. */
+    assert_true(r->rate_ratio);
+    assert_true(fabs(r->ratio - 4.0) < 1e-9);
+    assert_true(r->e_value >= 1.0 / spec->analysis.checks[0].alpha);
+    assert_true(fabs(r->p_value - 1.0 / r->e_value) < 1e-12);
+    /* The first run counts everything since the weight was set. */
     assert_int_equal(r->from_ms, T0);
     assert_int_equal(r->to_ms, T0 + 10 * S);
+    assert_int_equal(st.evidence[0].until_ms, T0 + 10 * S);
     assert_says(d->record, "\"effect\":0.015");
-    assert_says(d->record, "\"test\":\"difference\"");
+    assert_says(d->record, "\"test\":\"rate_ratio\"");
+    assert_says(d->record, "\"ratio\":4");
     spec_release(spec);
 }
 
@@ -1138,7 +1143,7 @@ static void compare_error_rate_passes_a_healthy_canary(void **state)
     t.rps[1] = 100;
     d = decide(spec, &st, T0 + 10 * S, &t, NULL);
     assert_int_equal(d->checks[0].verdict, ROLLOUT_VERDICT_PASSED);
-    assert_true(d->checks[0].ci_lo < 0 && d->checks[0].ci_hi > 0);
+    assert_true(d->checks[0].e_value < 2.0);
     assert_true(d->checks[0].p_value > 0.5);
     spec_release(spec);
 }
@@ -1180,15 +1185,70 @@ static void compare_p_value_is_a_running_minimum(void **state)
     d = decide(spec, &st, T0 + 20 * S, &good, NULL);
     assert_int_equal(d->checks[0].verdict, ROLLOUT_VERDICT_FAILED);
     assert_true(d->checks[0].p_value == p1);
-    /* A new weight starts a new sequence. */
+    /* The rate-ratio test's evidence is over the whole attempt: a new
+     * weight keeps it. */
     {
         struct rollout_state n = st;
         n.compare_p[0] = 0.001;
         command(spec, &n, ROLLOUT_CMD_PROMOTE, T0 + 21 * S); /* ends the analysis step */
         settle(spec, &n, T0 + 21 * S, &good, NULL);          /* setWeight 100 */
         assert_int_equal(n.weight, 100);
-        assert_true(n.compare_p[0] == 1.0);
+        assert_true(n.compare_p[0] == 0.001);
     }
+    spec_release(spec);
+}
+
+/* Any other compare (here a margin) is judged per traffic split: a new
+ * weight starts a new sequence. */
+static void compare_with_a_margin_starts_again_at_a_new_weight(void **state)
+{
+    struct rollout_spec *spec = check_spec(
+        "{\"name\": \"cmp\", \"type\": \"compare\", \"stat\": \"error_rate\", \"margin\": 0.001}",
+        NULL);
+    struct rollout_state st = started(spec);
+    struct traffic good = healthy();
+    (void)state;
+    assert_true(spec->analysis.checks[0].alpha == ROLLOUT_DEFAULT_ALPHA);
+    st.compare_p[0] = 0.001;
+    command(spec, &st, ROLLOUT_CMD_PROMOTE, T0 + 1 * S);
+    settle(spec, &st, T0 + 1 * S, &good, NULL);
+    assert_int_equal(st.weight, 100);
+    assert_true(st.compare_p[0] == 1.0);
+    spec_release(spec);
+}
+
+/* Evidence gathered at 10 % still counts at 25 %: the attempt's counts go
+ * on while those at the weight (what passing needs) start again. */
+static void rate_ratio_evidence_carries_across_weights(void **state)
+{
+    struct rollout_spec *spec = spec_parse_ok(
+        "{\"service\": \"s\", \"baseline\": \"v1\", \"canary\": \"v2\","
+        " \"steps\": [{\"setWeight\": 10}, {\"analysis\": {\"count\": 1}}, {\"setWeight\": 25},"
+        "   {\"analysis\": {\"count\": 1}}, {\"setWeight\": 50}, {\"analysis\": {}},"
+        "   {\"setWeight\": 100}]}");
+    struct rollout_state st = started(spec);
+    struct traffic t = healthy();
+    struct rollout_decision *d;
+    uint64_t n10;
+    (void)state;
+    t.rps[0] = 900;
+    t.rps[1] = 100;
+    assert_true(st.share_attempt == 0.75);
+    d = decide(spec, &st, T0 + 10 * S, &t, NULL);
+    assert_int_equal(d->checks[0].verdict, ROLLOUT_VERDICT_PASSED);
+    n10 = st.evidence[0].canary_n;
+    assert_true(n10 > 0 && st.evidence[0].w_canary_n == n10);
+    settle(spec, &st, T0 + 10 * S, &t, NULL); /* setWeight 25, next analysis */
+    assert_int_equal(st.weight, 25);
+    /* The sequence restarted at 25 % takes half of what is left. */
+    assert_true(st.share_weight == 0.125 && st.share_left == 0.125);
+    d = decide(spec, &st, T0 + 20 * S, &t, NULL);
+    assert_true(d->checks[0].rate_ratio);
+    assert_true(st.evidence[0].canary_n > n10);
+    assert_true(st.evidence[0].w_canary_n == st.evidence[0].canary_n - n10);
+    /* Every second is counted once: the window starts at the weight change. */
+    assert_int_equal(d->checks[0].from_ms, T0 + 10 * S);
+    assert_says(d->record, "\"atWeight\"");
     spec_release(spec);
 }
 
@@ -1475,6 +1535,35 @@ static void corrupt_state_is_refused(void **state)
     bad[0] = 'X';
     assert_int_equal(rollout_state_decode(bad, len, &back, &err), ROOST_ECORRUPT);
     assert_int_equal(rollout_state_encode(&st, buf, 10, &len, &err), ROOST_ELIMIT);
+    /* evidence that could not have been computed */
+    st.evidence[2].canary_x = st.evidence[2].canary_n + 1;
+    assert_int_equal(rollout_state_encode(&st, buf, sizeof buf, &len, NULL), ROOST_OK);
+    assert_int_equal(rollout_state_decode(buf, len, &back, &err), ROOST_ECORRUPT);
+    assert_says(err.msg, "evidence");
+    spec_release(spec);
+}
+
+/* A state stored before the e-process (version 1: the same bytes without
+ * the version 2 tail) still loads, with the step and timers it had and the
+ * error-rate evidence starting again on one sequence. */
+static void a_version_1_state_still_loads(void **state)
+{
+    struct rollout_spec *spec = basic_spec(NULL, NULL);
+    struct rollout_state st = started(spec), back;
+    uint8_t buf[ROLLOUT_STATE_ENCODED_MAX];
+    size_t len, tail = 3 * 8 + 2 + ROLLOUT_MAX_CHECKS * (8 + 2 * ROLLOUT_EVIDENCE_GRID * 8 + 8 + 8 * 8);
+    (void)state;
+    st.compare_p[0] = 0.25;
+    st.evidence[0].canary_n = 7;
+    assert_int_equal(rollout_state_encode(&st, buf, sizeof buf, &len, NULL), ROOST_OK);
+    buf[3] = 1;
+    assert_int_equal(rollout_state_decode(buf, len - tail, &back, NULL), ROOST_OK);
+    assert_int_equal(back.step, st.step);
+    assert_int_equal(back.next_analysis_ms, st.next_analysis_ms);
+    assert_true(back.compare_p[0] == 0.25);
+    assert_true(back.share_attempt == 1.0 && back.share_weight == 0 && back.share_left == 0);
+    assert_int_equal(back.evidence[0].canary_n, 0);
+    assert_int_equal(rollout_state_check(spec, &back, NULL), ROOST_OK);
     spec_release(spec);
 }
 
@@ -1571,7 +1660,9 @@ static void records_are_valid_json_with_the_numbers(void **state)
     assert_true(cJSON_GetObjectItem(c0, "max")->valuedouble == 0.01);
     c1 = cJSON_GetArrayItem(checks, 1);
     assert_non_null(cJSON_GetObjectItem(c1, "p"));
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(c1, "ci")), 2);
+    assert_non_null(cJSON_GetObjectItem(c1, "eValue"));
+    assert_non_null(cJSON_GetObjectItem(c1, "ratio"));
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(c1, "atWeight"), "canarySamples"));
     assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(checks, 2), "windows"));
     assert_true(cJSON_IsArray(cJSON_GetObjectItem(rec, "hooks")));
     cJSON_Delete(rec);
@@ -1636,6 +1727,8 @@ int main(void)
         cmocka_unit_test(compare_error_rate_passes_a_healthy_canary),
         cmocka_unit_test(compare_is_inconclusive_below_min_samples),
         cmocka_unit_test(compare_p_value_is_a_running_minimum),
+        cmocka_unit_test(compare_with_a_margin_starts_again_at_a_new_weight),
+        cmocka_unit_test(rate_ratio_evidence_carries_across_weights),
         cmocka_unit_test(compare_margin_tolerates_a_small_regression),
         cmocka_unit_test(compare_higher_is_better_fails_when_the_canary_drops),
         cmocka_unit_test(compare_mean_uses_the_spread_of_both_arms),
@@ -1648,6 +1741,7 @@ int main(void)
         cmocka_unit_test(decide_rejects_results_that_do_not_match_the_requests),
         cmocka_unit_test(a_late_controller_judges_the_scheduled_window),
         cmocka_unit_test(state_round_trips_through_its_encoding),
+        cmocka_unit_test(a_version_1_state_still_loads),
         cmocka_unit_test(corrupt_state_is_refused),
         cmocka_unit_test(restart_mid_step_resumes_the_same_timers_and_decisions),
         cmocka_unit_test(a_state_that_does_not_fit_the_spec_is_a_conflict),

@@ -154,14 +154,14 @@ static void omitted_fields_take_the_documented_defaults(void **state)
     assert_int_equal(s->steps[1].count, ROLLOUT_DEFAULT_COUNT);
     assert_int_equal(s->analysis.failure_limit, 0);
     assert_int_equal(s->analysis.consecutive_error_limit, 4);
-    assert_int_equal(s->analysis.inconclusive_limit, 3);
+    assert_int_equal(s->analysis.inconclusive_limit, 6);
     /* The default check: the always-valid comparison of error rates. */
     assert_int_equal(s->analysis.nchecks, 1);
     assert_string_equal(c->name, ROLLOUT_DEFAULT_CHECK_NAME);
     assert_int_equal(c->type, ROLLOUT_CHECK_COMPARE);
     assert_int_equal(c->stat, ROLLOUT_STAT_ERROR_RATE);
     assert_string_equal(c->metric, "requests");
-    assert_true(c->alpha == ROLLOUT_DEFAULT_ALPHA);
+    assert_true(c->alpha == ROLLOUT_DEFAULT_ALPHA_RATE_RATIO);
     assert_true(c->margin == 0);
     assert_int_equal(c->min_samples, 100);
     assert_int_equal(c->no_data, ROLLOUT_NO_DATA_PAUSE);
@@ -630,7 +630,7 @@ static void canonical_form_states_every_default(void **state)
     assert_non_null(strstr(c, "\"interval\":\"10s\""));
     assert_non_null(strstr(c, "\"count\":6"));
     assert_non_null(strstr(c, "\"name\":\"errors-vs-baseline\",\"type\":\"compare\""));
-    assert_non_null(strstr(c, "\"alpha\":0.005"));
+    assert_non_null(strstr(c, "\"alpha\":0.01"));
     assert_non_null(strstr(c, "\"minStepDuration\":\"0s\""));
     assert_non_null(strstr(c, "\"onDown\":\"pause\""));
     assert_non_null(strstr(c, "\"autoStart\":false"));
