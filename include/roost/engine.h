@@ -46,7 +46,7 @@ extern "C" {
 /* Format version of the images this engine reads and roostd writes. An image
  * with another version is refused by roost_flag_load (ROOST_ECORRUPT, with a
  * message that names both versions). */
-#define ROOST_IMAGE_VERSION 1
+#define ROOST_IMAGE_VERSION 2
 
 /* Fixed limits. The compiler refuses flags beyond them (ROOST_ELIMIT, with a
  * message that names the limit), so every image roostd produces evaluates
@@ -183,6 +183,11 @@ typedef struct roost_flag {
     uint16_t n_metadata;
     uint16_t n_consts;
     uint16_t max_stack;
+    /* MurmurHash3 x86_32 state after the flag key's whole 4-byte blocks
+     * and its pending tail bytes: fractional's bucketing keys start with
+     * the flag key, so evaluation hashes only what follows it. */
+    uint32_t key_murmur_h;
+    uint32_t key_murmur_tail;
 } roost_flag;
 
 /* Verifies `len` bytes at `image` and makes `flag` refer to them. On success

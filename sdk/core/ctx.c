@@ -14,8 +14,6 @@
 #include "engine_internal.h"
 #include "roost/engine.h"
 
-enum { CTX_STRING = 1, CTX_NUMBER = 2, CTX_BOOL = 3 };
-
 void roost_ctx_init(roost_ctx *ctx, roost_ctx_attr *attrs, size_t capacity)
 {
     ctx->attrs = attrs;
@@ -130,33 +128,17 @@ roost_status roost_ctx_set_targeting_key(roost_ctx *ctx, const char *targeting_k
  * the object), anything else reads as null. */
 void roost_ctx_lookup(const roost_ctx *ctx, const char *path, uint32_t len, uint32_t hash, rv *out)
 {
+    if (!roost_ctx_lookup_attr(ctx, path, len, hash, out))
+        roost_ctx_lookup_object(ctx, path, len, out);
+}
+
+void roost_ctx_lookup_object(const roost_ctx *ctx, const char *path, uint32_t len, rv *out)
+{
     out->t = RV_NULL;
     out->f = 0;
     out->vi = 0;
     if (!ctx)
         return;
-    for (uint32_t i = 0; i < ctx->count; i++) {
-        const roost_ctx_attr *a = &ctx->attrs[i];
-        if (a->hash != hash || a->key_len != len || !roost_bytes_eq(a->key, path, len))
-            continue;
-        switch (a->type) {
-        case CTX_STRING:
-            out->t = RV_STR;
-            out->u.s = a->str;
-            out->len = a->str_len;
-            return;
-        case CTX_NUMBER:
-            out->t = RV_NUM;
-            out->u.n = a->num;
-            return;
-        case CTX_BOOL:
-            out->t = RV_BOOL;
-            out->f = a->num != 0.0;
-            return;
-        default:
-            return;
-        }
-    }
     for (uint32_t i = 0; i < ctx->count; i++) {
         const roost_ctx_attr *a = &ctx->attrs[i];
         if (a->key_len > len && a->key[len] == '.' && memcmp(a->key, path, len) == 0) {

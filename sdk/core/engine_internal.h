@@ -129,6 +129,10 @@ enum {
     OP_CMPJF,      /* u8 cmp, u8 mode, u16 rel: OP_CMP then OP_JF, fused (an if condition) */
     OP_NOTA,       /* u8 double: interpreted `!`/`!!` of one value: an array value stands
                     * for its first element (json-logic-engine's unary unwrapping) */
+    OP_CMPKJF,     /* u8 cmp, u8 mode, u16 ka, u16 kb, u16 rel: CONST-or-VAR ka, CONST-or-VAR
+                    * kb, CMPJF, fused (an if condition comparing a context value with a
+                    * constant); a PATH constant reads the context as OP_VAR does, any
+                    * other constant is pushed as OP_CONST does; nothing touches the stack */
     OP__COUNT
 };
 
@@ -171,11 +175,24 @@ enum { ARITH_ADD = 0, ARITH_MUL, ARITH_SUB, ARITH_DIV, ARITH_MOD, ARITH__COUNT }
 
 #define RI_FRAC_VALUE 0xFFu /* FRAC shape: an operand that is one value */
 #define RI_FRAC_TABLE 0xFEu /* FRAC shape: a RK_BUCKETS constant (literal buckets) */
+/* FRAC shape, first operand only: one value v, and the bucketing key is the
+ * flag key followed by String(v) (what {"cat": [{"var": "$flagd.flagKey"},
+ * ...]} gives; the compiler drops the flag key so that evaluation starts
+ * from the hash state the loader computed over it). */
+#define RI_FRAC_KEYED 0xFDu
 
 /* OP_THROW reasons (see roost_vm_throw_message). */
 enum { THROW_INVALID_ARGS = 0, THROW_TYPE, THROW__COUNT };
 
 /* ------------------------------------------------------------ helpers */
+
+/* For the few hot helpers gcc declines to inline at -O2; devices building
+ * for size keep one copy. */
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+#define RI_HOT_INLINE inline __attribute__((always_inline))
+#else
+#define RI_HOT_INLINE inline
+#endif
 
 static inline uint16_t ri_u16(const uint8_t *p)
 {
@@ -232,66 +249,76 @@ static inline uint32_t roost_path_hash(const char *path, size_t len)
     return roost_fnv1a(path, len, ROOST_FNV_BASIS);
 }
 
-/* Hash of a flag key for roost_flagset_find: 8 bytes per step, so a
- * 30-byte key costs four multiplies rather than FNV's thirty dependent
- * ones (the lookup was a third of a static evaluation). Computed when an
- * image loads and when a key is looked up; never stored in images. */
+/* Hash of a flag key for roost_flagset_find. Keys up to 32 bytes (nearly
+ * all of them) are read as at most four overlapping words, each multiplied
+ * by its own constant independently of the others, so the hash costs one
+ * multiply's latency plus an add tree rather than a chain of one multiply
+ * per word (the slot load, and so the whole lookup, waits for it). Every
+ * byte counts: keys that share a prefix and a suffix ("feature-a-enabled",
+ * "feature-b-enabled") must not collide. Computed when an image loads and
+ * when a key is looked up; never stored in images. */
+static inline uint64_t roost_key_word(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
 static inline uint32_t roost_key_hash(const char *key, size_t len)
 {
-    const uint64_t k = 0x9E3779B97F4A7C15ull;
-    if (len >= 8 && len <= 16) {
-        /* The common key length: two words (overlapping when shorter than
-         * 16), mixed by two independent multiplies. */
-        uint64_t a, b;
-        memcpy(&a, key, 8);
-        memcpy(&b, key + len - 8, 8);
-        uint64_t h = (a ^ k) * 0xBF58476D1CE4E5B9ull ^ (b + len) * k;
-        return (uint32_t)(h ^ (h >> 32));
-    }
-    uint64_t h = (uint64_t)len * k;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, key + i, 8);
-        h = (h ^ w) * k;
-        h ^= h >> 29;
-    }
-    if (i < len) {
-        /* The tail: the last 8 bytes (overlapping the previous word) when
-         * the key is long enough, else the bytes one by one; a
-         * variable-length memcpy here costs a store-forwarding stall. */
+    const uint64_t k = 0x9E3779B97F4A7C15ull, m = 0xBF58476D1CE4E5B9ull;
+    uint64_t h;
+    if (len >= 8 && len <= 32) {
+        /* Head and tail words; for more than 16 bytes also the two inner
+         * ones (overlapping the outer ones when shorter than 32). */
+        h = (roost_key_word(key) ^ k) * m + (roost_key_word(key + len - 8) + len) * k;
+        if (len > 16)
+            h += (roost_key_word(key + 8) ^ m) * 0x94D049BB133111EBull +
+                 (roost_key_word(key + len - 16) ^ k) * 0xD6E8FEB86659FD93ull;
+    } else if (len < 8) {
+        /* Bytes one by one: a variable-length memcpy here costs a
+         * store-forwarding stall. */
         uint64_t w = 0;
-        if (len >= 8) {
-            memcpy(&w, key + len - 8, 8);
-        } else {
-            for (size_t j = 0; j < len; j++)
-                w |= (uint64_t)(uint8_t)key[j] << (8 * j);
+        for (size_t j = 0; j < len; j++)
+            w |= (uint64_t)(uint8_t)key[j] << (8 * j);
+        h = (w ^ k) * m + len;
+    } else {
+        h = (uint64_t)len * k;
+        size_t i = 0;
+        for (; i + 8 <= len; i += 8) {
+            h = (h ^ roost_key_word(key + i)) * k;
+            h ^= h >> 29;
         }
-        h = (h ^ w) * k;
-        h ^= h >> 29;
+        if (i < len) /* the last 8 bytes, overlapping the previous word */
+            h = (h ^ roost_key_word(key + len - 8)) * k;
+        h *= m;
     }
-    h *= 0xBF58476D1CE4E5B9ull;
     return (uint32_t)(h ^ (h >> 32));
 }
 
 /* a[0..len) == b[0..len) for the short keys, paths and values of hot
  * lookups, without a call: word compares (overlapping at the tail), memcmp
- * only past 32 bytes. */
+ * only past 32 bytes. Words are loaded straight into registers (no copy
+ * through a stack array, which made callers keep a frame). */
 static inline bool roost_bytes_eq(const char *a, const char *b, size_t len)
 {
-    uint64_t x[4], y[4];
     if (len >= 8) {
         if (len > 32)
             return memcmp(a, b, len) == 0;
-        size_t half = len > 16 ? 16 : 8; /* head and tail, each `half` bytes */
-        memcpy(x, a, half);
-        memcpy(y, b, half);
-        memcpy(x + 2, a + len - half, half);
-        memcpy(y + 2, b + len - half, half);
-        uint64_t d = (x[0] ^ y[0]) | (x[2] ^ y[2]);
-        if (half == 16)
-            d |= (x[1] ^ y[1]) | (x[3] ^ y[3]);
+        uint64_t d = (roost_key_word(a) ^ roost_key_word(b)) |
+                     (roost_key_word(a + len - 8) ^ roost_key_word(b + len - 8));
+        if (len > 16)
+            d |= (roost_key_word(a + 8) ^ roost_key_word(b + 8)) |
+                 (roost_key_word(a + len - 16) ^ roost_key_word(b + len - 16));
         return d == 0;
+    }
+    if (len >= 4) {
+        uint32_t x0, y0, x1, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + len - 4, 4);
+        memcpy(&y1, b + len - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
     }
     for (size_t i = 0; i < len; i++)
         if (a[i] != b[i])
@@ -389,11 +416,53 @@ int roost_vm_variant_of(roost_vm *vm, const rv *v, bool *scratch_full);
 
 /* ------------------------------------------------- context and paths */
 
+/* roost_ctx_attr.type */
+enum { CTX_STRING = 1, CTX_NUMBER = 2, CTX_BOOL = 3 };
+
 /* Reads the context value at a canonical path (see roost_path_canonical):
  * the attribute's value, an object when the path is a proper prefix of
  * attribute keys, else null. ctx may be NULL. */
 void roost_ctx_lookup(const roost_ctx *ctx, const char *path, uint32_t len, uint32_t hash,
                       rv *out);
+
+/* The two halves of roost_ctx_lookup, so the interpreter can inline the
+ * common one. The attribute at exactly this path: true with *out set, or
+ * false with *out untouched. */
+static inline bool roost_ctx_lookup_attr(const roost_ctx *ctx, const char *path, uint32_t len,
+                                         uint32_t hash, rv *out)
+{
+    if (!ctx)
+        return false;
+    for (uint32_t i = 0; i < ctx->count; i++) {
+        const roost_ctx_attr *a = &ctx->attrs[i];
+        if (a->hash != hash || a->key_len != len || !roost_bytes_eq(a->key, path, len))
+            continue;
+        out->f = 0;
+        out->vi = 0;
+        switch (a->type) {
+        case CTX_STRING:
+            out->t = RV_STR;
+            out->u.s = a->str;
+            out->len = a->str_len;
+            return true;
+        case CTX_NUMBER:
+            out->t = RV_NUM;
+            out->u.n = a->num;
+            return true;
+        case CTX_BOOL:
+            out->t = RV_BOOL;
+            out->f = a->num != 0.0;
+            return true;
+        default:
+            out->t = RV_NULL;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* An object when the path is a proper prefix of attribute keys, else null. */
+void roost_ctx_lookup_object(const roost_ctx *ctx, const char *path, uint32_t len, rv *out);
 
 /* Turns a `var` path as JsonLogic writes it ("a.b", "a\.b") into the
  * canonical form context keys use: json-logic-engine's splitPath segments

@@ -70,7 +70,10 @@ static void fallback(roost_result *r, roost_reason reason, roost_eval_error erro
 
 /* Reads variant i of flag f into r as `want`; false on a type mismatch,
  * in which case nothing in r has been changed. */
-static bool read_variant(const roost_flag *f, uint32_t i, enum want w, roost_result *r)
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+__attribute__((always_inline))
+#endif
+static inline bool read_variant(const roost_flag *f, uint32_t i, enum want w, roost_result *r)
 {
     const uint8_t *rec = f->variants + RI_VARIANT_LEN * i;
 
@@ -134,7 +137,14 @@ static int run_rule(const roost_flag *f, const roost_ctx *ctx, roost_result *r, 
     return variant;
 }
 
-static void resolve(const roost_flag *f, const roost_ctx *ctx, enum want w, roost_result *r)
+/* Inlined into each typed entry point, where `w` is a constant: the type
+ * checks and the variant read fold away, which is most of what a static
+ * flag costs besides its lookup. Not when optimizing for size (devices
+ * keep one copy). */
+#if defined(__GNUC__) && !defined(__OPTIMIZE_SIZE__)
+__attribute__((always_inline))
+#endif
+static inline void resolve(const roost_flag *f, const roost_ctx *ctx, enum want w, roost_result *r)
 {
     int variant;
     roost_reason reason;

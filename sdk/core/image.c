@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "roost/murmur3.h"
 
 #define MAX_PENDING 64
 
@@ -35,6 +36,7 @@ static const int8_t operand_len[OP__COUNT] = {
     [OP_CMPE] = 0,   [OP_ARITH] = 3,  [OP_MINMAX] = 2, [OP_IN] = 0,        [OP_INL] = 1,
     [OP_CAT] = 2,    [OP_SUBSTR] = 1, [OP_STRCMP] = 2, [OP_SEMVER] = 1,    [OP_FRAC] = -1,
     [OP_THROW] = 1,  [OP_SELECT] = 0, [OP_CMP3] = 1,  [OP_RETC] = 2,  [OP_CMPJF] = 4,  [OP_NOTA] = 1,
+    [OP_CMPKJF] = 8,
 };
 
 static const char *const op_names[OP__COUNT] = {
@@ -50,6 +52,7 @@ static const char *const op_names[OP__COUNT] = {
     [OP_STRCMP] = "STRCMP",   [OP_SEMVER] = "SEMVER",   [OP_FRAC] = "FRAC",
     [OP_THROW] = "THROW",     [OP_SELECT] = "SELECT",   [OP_CMP3] = "CMP3",
     [OP_RETC] = "RETC",       [OP_CMPJF] = "CMPJF",     [OP_NOTA] = "NOTA",
+    [OP_CMPKJF] = "CMPKJF",
 };
 
 int roost_op_operand_len(uint8_t op)
@@ -259,8 +262,12 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
             break;
         case OP_FRAC: {
             uint32_t slots = 0;
-            for (uint32_t i = 0; i < o[0]; i++)
-                slots += o[1 + i] == RI_FRAC_VALUE || o[1 + i] == RI_FRAC_TABLE ? 1u : o[1 + i];
+            for (uint32_t i = 0; i < o[0]; i++) {
+                uint8_t shape = o[1 + i];
+                if (shape == RI_FRAC_KEYED ? i != 0 : shape > 3 && shape < RI_FRAC_TABLE)
+                    BAD("bad fractional operand shape");
+                slots += shape >= RI_FRAC_KEYED ? 1u : shape;
+            }
             NEED(slots);
             depth = depth - slots + 1;
             break;
@@ -280,6 +287,16 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
             if (o[0] >= CMP__COUNT || o[1] >= CMP_MODE__COUNT)
                 BAD("unknown comparison or mode");
             depth -= 2;
+            jumps = true;
+            jump_depth = depth;
+            break;
+        case OP_CMPKJF:
+            /* Both operands come from the constant table, not the stack:
+             * any kind will do (a PATH is read from the context). */
+            if (o[0] >= CMP__COUNT || o[1] >= CMP_MODE__COUNT)
+                BAD("unknown comparison or mode");
+            if (ri_u16(o + 2) >= f->n_consts || ri_u16(o + 4) >= f->n_consts)
+                BAD("constant index out of range");
             jumps = true;
             jump_depth = depth;
             break;
@@ -309,7 +326,8 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
             BAD("unknown opcode");
         }
         if (jumps) {
-            uint32_t target = next + ri_u16(o + (op == OP_CMPC || op == OP_CMPJF ? 2 : 0));
+            uint32_t target =
+                next + ri_u16(o + (op == OP_CMPKJF ? 6 : op == OP_CMPC || op == OP_CMPJF ? 2 : 0));
             if (target >= len)
                 BAD("jump past the end of the program");
             if (!add_pending(pend, &npend, target, jump_depth, why))
@@ -535,6 +553,11 @@ roost_status roost_flag_load(roost_flag *flag, const void *image, size_t len, ro
         if (!key_char((uint8_t)f.key[i]))
             CORRUPT("flag key has a character outside [A-Za-z0-9._-]");
     f.key_hash = roost_key_hash(f.key, f.key_len);
+    roost_murmur3 km;
+    roost_murmur3_init(&km, 0);
+    roost_murmur3_update(&km, f.key, f.key_len);
+    f.key_murmur_h = km.h;
+    f.key_murmur_tail = km.tail;
 
     uint32_t voff = ri_u32(img + RI_OFF_VARIANTS);
     if (!range_ok(size, voff, (uint64_t)f.n_variants * RI_VARIANT_LEN))

@@ -139,9 +139,11 @@ void roost_const_value(const roost_flag *flag, uint32_t k, rv *out)
 
 /* The value of a canonical path, with flagd's enrichment: $flagd is
  * replaced by {flagKey, timestamp} whatever the context holds. */
-static void lookup(roost_vm *vm, const char *path, uint32_t len, uint32_t hash, rv *out)
+static RI_HOT_INLINE void lookup(roost_vm *vm, const char *path, uint32_t len, uint32_t hash,
+                                 rv *out)
 {
-    if (len >= 6 && memcmp(path, "$flagd", 6) == 0 && (len == 6 || path[6] == '.')) {
+    if (len >= 6 && path[0] == '$' && memcmp(path, "$flagd", 6) == 0 &&
+        (len == 6 || path[6] == '.')) {
         if (len == 6) {
             out->t = RV_OBJ;
             out->f = RV_OBJ_NONEMPTY | RV_OBJ_PATH;
@@ -157,7 +159,23 @@ static void lookup(roost_vm *vm, const char *path, uint32_t len, uint32_t hash, 
         }
         return;
     }
-    roost_ctx_lookup(vm->ctx, path, len, hash, out);
+    if (!roost_ctx_lookup_attr(vm->ctx, path, len, hash, out))
+        roost_ctx_lookup_object(vm->ctx, path, len, out);
+}
+
+/* An operand of OP_CMPKJF: the context value at constant k when it is a
+ * path (as OP_VAR), else the constant itself (as OP_CONST). */
+static RI_HOT_INLINE void operand(roost_vm *vm, uint32_t k, rv *out)
+{
+    const uint8_t *e = roost_const_at(vm->flag, k);
+    if (e[0] == RK_PATH) {
+        lookup(vm, (const char *)e + 9, ri_u32(e + 1), ri_u32(e + 5), out);
+    } else if (e[0] == RK_STR) {
+        set_str(out, (const char *)e + 7, ri_u32(e + 1));
+        out->vi = ri_u16(e + 5);
+    } else {
+        roost_const_value(vm->flag, k, out);
+    }
 }
 
 /* {"var": <expression>}: json-logic-engine's var method on a computed key.
@@ -310,6 +328,31 @@ static bool chain_step(roost_vm *vm, int op, int mode, const rv *prev, const rv 
         break;
     }
     }
+    if (!ok)
+        FAIL(MSG_SCRATCH);
+    return true;
+}
+
+/* a OP b for OP_CMP, OP_CMPJF and OP_CMPKJF. Compiled mode: a OP
+ * compareCheck(b, prev register); interpreted: comparisonFunc(a, b), which
+ * is compareCheck(b, a); self: compareCheck(b, b). */
+static RI_HOT_INLINE bool cmp_values(roost_vm *vm, int cmp, int mode, const rv *a, const rv *b, bool *r)
+{
+    const rv *against = mode == CMP_MODE_COMPILED ? &vm->prev : mode == CMP_MODE_SELF ? b : a;
+    /* Two strings under ==, ===, != or !==: compareCheck passes the second
+     * through when the value it checks against is a string or null too
+     * (always, for the strict ones). */
+    if (a->t == RV_STR && b->t == RV_STR && cmp <= CMP_SNE &&
+        (is_strict(cmp) || against->t == RV_STR || against->t == RV_NULL)) {
+        bool eq = a->len == b->len && roost_bytes_eq(a->u.s, b->u.s, a->len);
+        *r = (cmp == CMP_EQ || cmp == CMP_SEQ) ? eq : !eq;
+        return true;
+    }
+    rv c;
+    bool ok = true;
+    if (!compare_check(vm, b, against, is_strict(cmp), &c))
+        return false;
+    *r = roost_vm_js_compare(vm, cmp, a, &c, &ok);
     if (!ok)
         FAIL(MSG_SCRATCH);
     return true;
@@ -743,6 +786,15 @@ static double frac_weight(const rv *e, uint32_t count)
     return w < 0 ? 0 : w;
 }
 
+/* The hash state after the flag key, as roost_flag_load left it. */
+static inline void murmur_after_key(const roost_flag *f, roost_murmur3 *m)
+{
+    m->h = f->key_murmur_h;
+    m->tail = f->key_murmur_tail;
+    m->ntail = f->key_len & 3;
+    m->total = f->key_len;
+}
+
 /* flagd's fractional: [bucketing key?, [variant, weight?]...]. */
 static rv op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base)
 {
@@ -750,9 +802,17 @@ static rv op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base)
         return null_rv();
 
     roost_murmur3 m;
-    roost_murmur3_init(&m, 0);
     int first = 0;
-    if (shapes[0] == RI_FRAC_VALUE && base[0].t == RV_STR) {
+    if (shapes[0] == RI_FRAC_KEYED) {
+        const char *s;
+        uint32_t len;
+        if (!roost_vm_to_string(vm, &base[0], &s, &len))
+            FAILV(MSG_SCRATCH);
+        murmur_after_key(vm->flag, &m);
+        roost_murmur3_update(&m, s, len);
+        first = 1;
+    } else if (shapes[0] == RI_FRAC_VALUE && base[0].t == RV_STR) {
+        roost_murmur3_init(&m, 0);
         roost_murmur3_update(&m, base[0].u.s, base[0].len);
         first = 1;
     } else {
@@ -766,7 +826,7 @@ static rv op_frac(roost_vm *vm, int n, const uint8_t *shapes, rv *base)
         uint32_t len;
         if (!roost_vm_to_string(vm, &tk, &s, &len))
             FAILV(MSG_SCRATCH);
-        roost_murmur3_update(&m, vm->flag->key, vm->flag->key_len);
+        murmur_after_key(vm->flag, &m);
         roost_murmur3_update(&m, s, len);
     }
 
@@ -826,7 +886,6 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, const rv **ou
 {
     rv *sp = vm->stack; /* next free slot */
     uint32_t pc = 0;
-    bool ok = true;
 
     vm->err = NULL;        /* operators returning values report errors here */
     set_null(&vm->prev); /* compiled rules assign prev before reading it */
@@ -952,32 +1011,11 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, const rv **ou
         case OP_CMP:
         case OP_CMPJF: {
             int cmp = code[pc], mode = code[pc + 1];
-            pc += 2;
-            rv c;
             bool r;
+            pc += 2;
             sp--;
-            /* Two strings under ==, ===, != or !==: compareCheck passes
-             * the second through when the value it checks against is a
-             * string or null too (always, for the strict ones). */
-            const rv *against = mode == CMP_MODE_COMPILED ? &vm->prev
-                              : mode == CMP_MODE_SELF   ? &sp[0]
-                                                        : &sp[-1];
-            if (sp[0].t == RV_STR && sp[-1].t == RV_STR && cmp <= CMP_SNE) {
-                if (is_strict(cmp) || against->t == RV_STR || against->t == RV_NULL) {
-                    bool eq = sp[0].len == sp[-1].len &&
-                              roost_bytes_eq(sp[0].u.s, sp[-1].u.s, sp[0].len);
-                    r = (cmp == CMP_EQ || cmp == CMP_SEQ) ? eq : !eq;
-                    goto compared;
-                }
-            }
-            /* Compiled: a OP compareCheck(b, prev register). Interpreted:
-             * comparisonFunc(a, b), which is compareCheck(b, a). */
-            if (!compare_check(vm, &sp[0], against, is_strict(cmp), &c))
+            if (!cmp_values(vm, cmp, mode, &sp[-1], &sp[0], &r))
                 return false;
-            r = roost_vm_js_compare(vm, cmp, &sp[-1], &c, &ok);
-            if (!ok)
-                FAIL(MSG_SCRATCH);
-        compared:
             if (op == OP_CMP) {
                 set_bool(&sp[-1], r);
             } else { /* CMPJF: the bool would be popped and tested at once */
@@ -986,8 +1024,28 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, const rv **ou
             }
             break;
         }
+        case OP_CMPKJF: {
+            int cmp = code[pc], mode = code[pc + 1];
+            rv a, b;
+            bool r;
+            operand(vm, ri_u16(code + pc + 2), &a);
+            operand(vm, ri_u16(code + pc + 4), &b);
+            pc += 8;
+            if (!cmp_values(vm, cmp, mode, &a, &b, &r))
+                return false;
+            if (!r)
+                pc += ri_u16(code + pc - 2);
+            break;
+        }
         case OP_RETC: {
-            roost_const_value(vm->flag, ri_u16(code + pc), sp);
+            uint16_t k = ri_u16(code + pc);
+            const uint8_t *e = roost_const_at(vm->flag, k);
+            if (e[0] == RK_STR) { /* a variant name, nearly always */
+                set_str(sp, (const char *)e + 7, ri_u32(e + 1));
+                sp->vi = ri_u16(e + 5);
+            } else {
+                roost_const_value(vm->flag, k, sp);
+            }
             *out = sp;
             return true;
         }
@@ -1095,7 +1153,7 @@ bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, const rv **ou
             const uint8_t *shapes = code + pc + 1;
             uint32_t slots = 0;
             for (int i = 0; i < n; i++)
-                slots += shapes[i] == RI_FRAC_VALUE || shapes[i] == RI_FRAC_TABLE ? 1 : shapes[i];
+                slots += shapes[i] >= RI_FRAC_KEYED ? 1 : shapes[i];
             pc += 1 + (uint32_t)n;
             sp -= slots;
             rv r = op_frac(vm, n, shapes, sp);

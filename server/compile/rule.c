@@ -131,6 +131,10 @@ typedef struct rc {
     bool tail;
     size_t last_op;    /* offset of the last instruction emitted */
     size_t last_label; /* the latest jump target patched */
+    /* Where the operands of the OP_CMP just emitted start, when they are
+     * one CONST or VAR each (an `if` then fuses all three into OP_CMPKJF);
+     * SIZE_MAX otherwise. */
+    size_t cmpk_at;
     char fold_msg[ROOST_ERROR_MSG_MAX];
 } rc;
 
@@ -884,11 +888,22 @@ static int op_if(rc *c, const args *a, bool interp)
         if (r != R_OK)
             return r;
         if (ends_with(c, OP_CMP, 3)) {
-            /* The condition is a comparison: compare and branch at once. */
-            uint8_t cmp = c->out->code.data[c->last_op + 1], mode = c->out->code.data[c->last_op + 2];
-            uint8_t b[5] = {OP_CMPJF, cmp, mode, 0, 0};
-            c->out->code.len = c->last_op;
-            r = emit_ins(c, b, 5);
+            /* The condition is a comparison: compare and branch at once,
+             * reading the operands too when each is a constant or a
+             * context value. */
+            const uint8_t *code = c->out->code.data;
+            uint8_t cmp = code[c->last_op + 1], mode = code[c->last_op + 2];
+            if (c->cmpk_at != SIZE_MAX && c->cmpk_at + 6 == c->last_op) {
+                size_t at = c->cmpk_at;
+                uint8_t b[9] = {OP_CMPKJF, cmp, mode, code[at + 1], code[at + 2],
+                                code[at + 4], code[at + 5], 0, 0};
+                c->out->code.len = at;
+                r = emit_ins(c, b, 9);
+            } else {
+                uint8_t b[5] = {OP_CMPJF, cmp, mode, 0, 0};
+                c->out->code.len = c->last_op;
+                r = emit_ins(c, b, 5);
+            }
             next = c->out->code.len - 2;
         } else {
             r = emit_jump(c, OP_JF, &next);
@@ -914,6 +929,23 @@ static int op_if(rc *c, const args *a, bool interp)
     return R_OK;
 }
 
+/* True when code[at, at + 3) is one instruction pushing a constant or a
+ * context value without touching prev. */
+static bool plain_operand(rc *c, size_t at, size_t end)
+{
+    return end == at + 3 && (c->out->code.data[at] == OP_CONST || c->out->code.data[at] == OP_VAR);
+}
+
+/* OP_CMP of the operands compiled at a_at and b_at, noting for op_if
+ * whether it can fuse them (OP_CMPKJF). */
+static int emit_cmp(rc *c, uint8_t cmp, uint8_t mode, size_t a_at, size_t b_at)
+{
+    bool plain = plain_operand(c, a_at, b_at) && plain_operand(c, b_at, c->out->code.len);
+    int r = emit_op2(c, OP_CMP, cmp, mode);
+    c->cmpk_at = plain ? a_at : SIZE_MAX;
+    return r;
+}
+
 static int op_cmp(rc *c, uint8_t cmp, const args *a, bool interp)
 {
     if (!a->list || a->n < 2)
@@ -928,6 +960,7 @@ static int op_cmp(rc *c, uint8_t cmp, const args *a, bool interp)
         return emit_op1(c, OP_CMP3, cmp);
     }
     bool live = c->prev_live;
+    size_t a_at = c->out->code.len, b_at;
     if (!interp && a->n == 2) {
         /* Compiled: ((prev = a) OP compareCheck(b, prev)), where b's own
          * code runs between the assignment and the check. */
@@ -955,16 +988,20 @@ static int op_cmp(rc *c, uint8_t cmp, const args *a, bool interp)
                 return r;
             c->prev_live = true;
         }
+        b_at = c->out->code.len;
         r = compile_args(c, a, 1, 2, false, false);
         c->prev_live = live;
         if (r != R_OK)
             return r;
-        return emit_op2(c, OP_CMP, cmp, mode);
+        return emit_cmp(c, cmp, mode, a_at, b_at);
     }
     if (a->n == 2) { /* interpreted: comparisonFunc(a, b) */
-        if ((r = compile_args(c, a, 0, 2, interp, lazy)) != R_OK)
+        if ((r = compile_args(c, a, 0, 1, interp, lazy)) != R_OK)
             return r;
-        return emit_op2(c, OP_CMP, cmp, CMP_MODE_INTERP);
+        b_at = c->out->code.len;
+        if ((r = compile_args(c, a, 1, 2, interp, lazy)) != R_OK)
+            return r;
+        return emit_cmp(c, cmp, CMP_MODE_INTERP, a_at, b_at);
     }
     /* Chains of 3+: every step reads and writes prev. */
     c->prev_live = false;
@@ -1278,6 +1315,53 @@ static int bucket_table(rc *c, const args *a, int start, uint16_t *table, bool *
     return r;
 }
 
+/* {"cat": [{"var": "$flagd.flagKey"}, x, ...]}: flagd's documented way to
+ * bucket per flag on an attribute other than the targeting key. */
+static bool cat_of_flag_key(const cJSON *n)
+{
+    const cJSON *list = cJSON_IsObject(n) && n->child && !n->child->next &&
+                                strcmp(n->child->string, "cat") == 0
+                            ? n->child
+                            : NULL;
+    if (!list || !cJSON_IsArray(list) || cJSON_GetArraySize(list) < 2)
+        return false;
+    const cJSON *v = list->child;
+    if (!cJSON_IsObject(v) || !v->child || v->child->next || strcmp(v->child->string, "var") != 0)
+        return false;
+    const cJSON *key = v->child;
+    if (cJSON_IsArray(key) && cJSON_GetArraySize(key) == 1)
+        key = key->child;
+    return cJSON_IsString(key) && strcmp(key->valuestring, "$flagd.flagKey") == 0;
+}
+
+/* The bucketing key compiled at key_at is FLAGKEY, the other items, CAT n
+ * (compiled form): drop the FLAGKEY, and the CAT when one item is left
+ * (FRAC's RI_FRAC_KEYED takes its string form, as cat would), so that
+ * evaluation hashes on from the state after the flag key instead of
+ * building the key. False (nothing changed) for any other code. */
+static bool drop_flag_key(rc *c, size_t key_at)
+{
+    uint8_t *code = c->out->code.data;
+    size_t end = c->out->code.len;
+    if (code[key_at] != OP_FLAGKEY || !ends_with(c, OP_CAT, 3) || code[c->last_op + 2] != 0 ||
+        code[c->last_op + 1] < 2)
+        return false;
+    /* Jumps are relative and none crosses the key's bounds, so moving the
+     * items down one byte keeps them right. */
+    uint8_t n = code[c->last_op + 1];
+    memmove(code + key_at, code + key_at + 1, end - key_at - 1);
+    end--;
+    if (n == 2)
+        end -= 3;
+    else
+        code[end - 2] = (uint8_t)(n - 1);
+    c->out->code.len = end;
+    /* Nothing after this may fuse with what is left. */
+    c->last_op = end;
+    c->last_label = end;
+    return true;
+}
+
 static int op_frac(rc *c, const args *a, bool interp)
 {
     int r;
@@ -1293,13 +1377,17 @@ static int op_frac(rc *c, const args *a, bool interp)
         if (r != R_OK)
             return r;
         /* The key (when there is one) still runs, for its errors. */
+        size_t key_at = c->out->code.len;
+        bool keyed = false;
         if (start == 1 && (r = compile_child(c, a->item[0], 0, interp, false)) != R_OK)
             return r;
         if (always_null)
             return start == 1 && (r = emit_op(c, OP_POP)) != R_OK ? r : emit_op(c, OP_NULL);
+        if (start == 1 && !interp && !c->prev_live && cat_of_flag_key(a->item[0]))
+            keyed = drop_flag_key(c, key_at);
         uint8_t ins[5] = {OP_CONST, (uint8_t)table, (uint8_t)(table >> 8), OP_FRAC,
                           (uint8_t)(start + 1)};
-        uint8_t shapes2[2] = {RI_FRAC_VALUE, RI_FRAC_TABLE};
+        uint8_t shapes2[2] = {keyed ? RI_FRAC_KEYED : RI_FRAC_VALUE, RI_FRAC_TABLE};
         if ((r = emit(c, ins, 5)) != R_OK)
             return r;
         return emit(c, start == 1 ? shapes2 : shapes2 + 1, (size_t)(start == 1 ? 2 : 1));
@@ -1466,6 +1554,7 @@ roost_status roost_rule_compile(const cJSON *targeting, const rule_env *env, rul
     c->err = err;
     snprintf(c->path, sizeof c->path, "%s", env->path);
     c->plen = strlen(c->path);
+    c->cmpk_at = SIZE_MAX;
 
     int r = R_OK;
     out->expanded = expand_refs(c, targeting, 0);

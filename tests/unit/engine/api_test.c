@@ -15,7 +15,9 @@
     "\"d\":{\"state\":\"DISABLED\",\"variants\":{\"on\":true},\"defaultVariant\":\"on\"},"           \
     "\"nodefault\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true}},"                             \
     "\"parse\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true},\"targeting\":{\"nope\":[]}},"       \
-    "\"boom\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true},\"targeting\":{\"/\":[1,{\"var\":\"z\"}]}}"  \
+    "\"boom\":{\"state\":\"ENABLED\",\"variants\":{\"on\":true},\"targeting\":{\"/\":[1,{\"var\":\"z\"}]}}," \
+    "\"frac\":{\"state\":\"ENABLED\",\"variants\":{\"a\":\"a\",\"b\":\"b\"},\"targeting\":{\"fractional\":["      \
+    "{\"cat\":[{\"var\":\"$flagd.flagKey\"},{\"var\":\"tier\"}]},[\"a\",1],[\"b\",1]]}}"                 \
     "}}"
 
 static loaded_doc doc;
@@ -164,11 +166,11 @@ static void flag_load_refuses_truncated_foreign_and_corrupted_images(void **stat
     assert_true(star_match("flag image: not a Roost flag image (10 bytes*", err.msg));
     assert_int_equal(roost_flag_load(NULL, img, cf->image_len, &err), ROOST_EINVAL);
 
-    img[RI_OFF_VERSION] = 2;
+    img[RI_OFF_VERSION] = ROOST_IMAGE_VERSION + 1;
     assert_int_equal(roost_flag_load(&f, img, cf->image_len, &err), ROOST_ECORRUPT);
     assert_string_equal(err.msg,
-                        "flag image: format version 2, this engine reads version 1; update the SDK");
-    img[RI_OFF_VERSION] = 1;
+                        "flag image: format version 3, this engine reads version 2; update the SDK");
+    img[RI_OFF_VERSION] = ROOST_IMAGE_VERSION;
     img[cf->image_len - 1] ^= 0x40;
     assert_int_equal(roost_flag_load(&f, img, cf->image_len, &err), ROOST_ECORRUPT);
     assert_string_equal(err.msg, "flag image: checksum mismatch (corrupted in transit or storage)");
@@ -181,7 +183,7 @@ static void flag_load_refuses_truncated_foreign_and_corrupted_images(void **stat
 static void single_byte_corruption_is_refused_or_harmless(void **state)
 {
     (void)state;
-    static const char *keys[] = {"s", "n", "boom", "b"};
+    static const char *keys[] = {"s", "n", "boom", "b", "frac"};
     static const uint8_t deltas[] = {0x01, 0x80, 0xff, 0x10};
     roost_ctx_attr attrs[4];
     roost_ctx ctx;

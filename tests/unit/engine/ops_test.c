@@ -9,6 +9,7 @@
  * Roost differs on purpose.
  */
 #include "engine_test_util.h"
+#include "roost/murmur3.h"
 
 /* Contexts (check_ops_expectations.js reads these #defines too). */
 #define NONE "{}"
@@ -323,6 +324,72 @@ static void fractional_buckets_with_murmur3(void **state)
            "s:x");
 }
 
+/* {"cat": [{"var": "$flagd.flagKey"}, ...]} as the bucketing key compiles
+ * to a hash that starts from the state the loader computed over the flag
+ * key: it must bucket exactly as hashing the whole key does, for keys that
+ * end mid-block and on a block boundary, and for values of every type. */
+static void fractional_keyed_by_the_flag_key_hashes_the_whole_key(void **state)
+{
+    (void)state;
+    static const char *const flag_keys[] = {"f", "flag", "flag-07", "flagkey-9"};
+    static const char *const names[] = {"", "j", "ja", "jac", "jack", "jack1", "jack12", "jack123",
+                                        "a-much-longer-name@example.com"};
+    static const char *const rules[] = {
+        "{\"cat\":[{\"var\":\"$flagd.flagKey\"},{\"var\":\"n\"}]}",
+        "{\"cat\":[{\"var\":[\"$flagd.flagKey\"]},{\"var\":\"n\"},\"-\",{\"var\":\"n\"}]}",
+    };
+    char doc_json[4096], expect_key[256];
+    for (size_t k = 0; k < sizeof flag_keys / sizeof flag_keys[0]; k++) {
+        for (size_t ru = 0; ru < 2; ru++) {
+            int o = snprintf(doc_json, sizeof doc_json,
+                             "{\"flags\":{\"%s\":{\"state\":\"ENABLED\",\"variants\":{",
+                             flag_keys[k]);
+            for (int b = 0; b < 100; b++)
+                o += snprintf(doc_json + o, sizeof doc_json - (size_t)o, "%s\"b%d\":\"b%d\"",
+                              b ? "," : "", b, b);
+            o += snprintf(doc_json + o, sizeof doc_json - (size_t)o,
+                          "},\"targeting\":{\"fractional\":[%s", rules[ru]);
+            for (int b = 0; b < 100; b++)
+                o += snprintf(doc_json + o, sizeof doc_json - (size_t)o, ",[\"b%d\",1]", b);
+            snprintf(doc_json + o, sizeof doc_json - (size_t)o, "]}}}}");
+            loaded_doc d;
+            assert_true(load_doc(&d, doc_json));
+            const roost_flag *f = find_flag(&d, flag_keys[k]);
+            assert_non_null(f);
+            for (size_t i = 0; i < sizeof names / sizeof names[0] + 3; i++) {
+                roost_ctx_attr attrs[2];
+                roost_ctx ctx;
+                roost_result r;
+                const char *text;
+                roost_ctx_init(&ctx, attrs, 2);
+                if (i < sizeof names / sizeof names[0]) {
+                    text = names[i];
+                    roost_ctx_set_string(&ctx, "n", text);
+                } else if (i == sizeof names / sizeof names[0]) {
+                    text = "42.5";
+                    roost_ctx_set_number(&ctx, "n", 42.5);
+                } else if (i == sizeof names / sizeof names[0] + 1) {
+                    text = "true";
+                    roost_ctx_set_bool(&ctx, "n", true);
+                } else {
+                    text = "null"; /* unset: compiled cat prints null */
+                }
+                if (ru == 0)
+                    snprintf(expect_key, sizeof expect_key, "%s%s", flag_keys[k], text);
+                else
+                    snprintf(expect_key, sizeof expect_key, "%s%s-%s", flag_keys[k], text, text);
+                char want[8];
+                snprintf(want, sizeof want, "b%u",
+                         (unsigned)roost_bucket(roost_murmur3_32(expect_key, strlen(expect_key), 0),
+                                                100));
+                assert_string_equal(roost_eval_string(f, &ctx, "dflt", &r), want);
+                assert_int_equal(r.reason, ROOST_REASON_TARGETING_MATCH);
+            }
+            free_doc(&d);
+        }
+    }
+}
+
 static void invalid_utf8_in_context_is_data_not_a_crash(void **state)
 {
     (void)state;
@@ -438,6 +505,7 @@ int main(void)
         cmocka_unit_test(starts_with_and_ends_with_need_two_strings),
         cmocka_unit_test(sem_ver_compares_like_flagd),
         cmocka_unit_test(fractional_buckets_with_murmur3),
+        cmocka_unit_test(fractional_keyed_by_the_flag_key_hashes_the_whole_key),
         cmocka_unit_test(invalid_utf8_in_context_is_data_not_a_crash),
         cmocka_unit_test(unknown_operators_are_parse_errors_and_unsupported_ones_compile_errors),
         cmocka_unit_test(constant_sub_rules_fold_like_flagd_core),

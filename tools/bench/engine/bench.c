@@ -1,11 +1,12 @@
 /* Evaluation engine benchmark: ns per evaluation on the flagd test-kit
  * flags, one thread and two threads, and heap allocations per evaluation.
  *
- *   engine_bench FLAGS.json [REPS]
+ *   engine_bench FLAGS.json [REPS [CASE]]
  *
  * Prints one JSON line per (case, threads) with the median, minimum and
  * maximum ns per evaluation over REPS repetitions (default 15), for
  * run.sh to put beside @openfeature/flagd-core's numbers from bench.js.
+ * CASE runs only the case of that name (for profiling one of them).
  * Two clocks: wall time per evaluation in each thread (ns_*), and process
  * CPU time divided by all evaluations (cpu_ns_median). The machines are
  * shared and often oversubscribed; CPU time does not count the time a
@@ -195,9 +196,10 @@ int main(int argc, char **argv)
     cJSON *doc;
     roost_compiled_set *set;
     int reps = argc > 2 ? atoi(argv[2]) : 15;
+    const char *only = argc > 3 ? argv[3] : NULL;
 
     if (argc < 2 || reps < 1) {
-        fprintf(stderr, "usage: %s FLAGS.json [REPS]\n", argv[0]);
+        fprintf(stderr, "usage: %s FLAGS.json [REPS [CASE]]\n", argv[0]);
         return 2;
     }
     if (roost_json_parse_file(argv[1], &doc, &err) != ROOST_OK ||
@@ -208,6 +210,8 @@ int main(int argc, char **argv)
     }
     for (size_t k = 0; k < NCASES; k++) {
         const bench_case *c = &CASES[k];
+        if (only && strcmp(only, c->name) != 0)
+            continue;
         /* Check the answer before timing it. */
         worker w;
         setup_worker(&w, c, 1);
