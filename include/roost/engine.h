@@ -175,6 +175,11 @@ typedef struct roost_flag {
     const uint8_t *variants;
     const uint8_t *code;
     uint32_t code_len;
+    /* MurmurHash3 x86_32 state after the flag key's whole 4-byte blocks
+     * (its last key_len % 4 bytes are still to be mixed): fractional's
+     * bucketing keys start with the flag key, so evaluation hashes only
+     * what follows it. */
+    uint32_t key_murmur_h;
     const uint8_t *ctab;  /* constant offset table */
     const uint8_t *cblob; /* constant entries */
     const uint8_t *metadata;
@@ -183,11 +188,6 @@ typedef struct roost_flag {
     uint16_t n_metadata;
     uint16_t n_consts;
     uint16_t max_stack;
-    /* MurmurHash3 x86_32 state after the flag key's whole 4-byte blocks
-     * and its pending tail bytes: fractional's bucketing keys start with
-     * the flag key, so evaluation hashes only what follows it. */
-    uint32_t key_murmur_h;
-    uint32_t key_murmur_tail;
 } roost_flag;
 
 /* Verifies `len` bytes at `image` and makes `flag` refer to them. On success

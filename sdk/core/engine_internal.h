@@ -428,7 +428,7 @@ void roost_ctx_lookup(const roost_ctx *ctx, const char *path, uint32_t len, uint
 /* The two halves of roost_ctx_lookup, so the interpreter can inline the
  * common one. The attribute at exactly this path: true with *out set, or
  * false with *out untouched. */
-static inline bool roost_ctx_lookup_attr(const roost_ctx *ctx, const char *path, uint32_t len,
+static RI_HOT_INLINE bool roost_ctx_lookup_attr(const roost_ctx *ctx, const char *path, uint32_t len,
                                          uint32_t hash, rv *out)
 {
     if (!ctx)

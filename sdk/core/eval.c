@@ -125,9 +125,11 @@ static int run_rule(const roost_flag *f, const roost_ctx *ctx, roost_result *r, 
         *reason = ROOST_REASON_DEFAULT;
         return f->default_variant == RI_NO_VARIANT ? -1 : f->default_variant;
     }
+    *reason = ROOST_REASON_TARGETING_MATCH;
+    if (result->t == RV_STR && result->vi != 0)
+        return result->vi - 1; /* a constant known to name a variant */
     bool full;
     int variant = roost_vm_variant_of(&vm, result, &full);
-    *reason = ROOST_REASON_TARGETING_MATCH;
     if (variant < 0) {
         fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_GENERAL,
                  full ? "the rule's result is too long to name a variant"
@@ -194,10 +196,13 @@ bool roost_eval_bool(const roost_flag *flag, const roost_ctx *ctx, bool default_
     return r->value.boolean;
 }
 
-static void set_default_string(roost_result *r, const char *s)
+/* The caller's default string stays in r unless a variant was read (which
+ * sets its own value and length): only then is it measured, so an
+ * evaluation that picks a variant does not pay for strlen. */
+static void default_string_len(roost_result *r)
 {
-    r->value.string.ptr = s;
-    r->value.string.len = s ? strlen(s) : 0;
+    if (!r->variant)
+        r->value.string.len = r->value.string.ptr ? strlen(r->value.string.ptr) : 0;
 }
 
 const char *roost_eval_string(const roost_flag *flag, const roost_ctx *ctx,
@@ -205,8 +210,9 @@ const char *roost_eval_string(const roost_flag *flag, const roost_ctx *ctx,
 {
     roost_result local;
     roost_result *r = out ? out : &local;
-    set_default_string(r, default_value);
+    r->value.string.ptr = default_value;
     resolve(flag, ctx, WANT_STRING, r);
+    default_string_len(r);
     return r->value.string.ptr;
 }
 
@@ -235,7 +241,8 @@ const char *roost_eval_object(const roost_flag *flag, const roost_ctx *ctx,
 {
     roost_result local;
     roost_result *r = out ? out : &local;
-    set_default_string(r, default_json);
+    r->value.string.ptr = default_json;
     resolve(flag, ctx, WANT_OBJECT, r);
+    default_string_len(r);
     return r->value.string.ptr;
 }

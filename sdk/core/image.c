@@ -557,7 +557,6 @@ roost_status roost_flag_load(roost_flag *flag, const void *image, size_t len, ro
     roost_murmur3_init(&km, 0);
     roost_murmur3_update(&km, f.key, f.key_len);
     f.key_murmur_h = km.h;
-    f.key_murmur_tail = km.tail;
 
     uint32_t voff = ri_u32(img + RI_OFF_VARIANTS);
     if (!range_ok(size, voff, (uint64_t)f.n_variants * RI_VARIANT_LEN))

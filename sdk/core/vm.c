@@ -786,12 +786,17 @@ static double frac_weight(const rv *e, uint32_t count)
     return w < 0 ? 0 : w;
 }
 
-/* The hash state after the flag key, as roost_flag_load left it. */
+/* The hash state after the flag key: the blocks as roost_flag_load mixed
+ * them, the pending bytes read again from the key. */
 static inline void murmur_after_key(const roost_flag *f, roost_murmur3 *m)
 {
+    uint32_t n = f->key_len & 3, tail = 0;
+    const uint8_t *t = (const uint8_t *)f->key + (f->key_len - n);
+    for (uint32_t i = 0; i < n; i++)
+        tail |= (uint32_t)t[i] << (8 * i);
     m->h = f->key_murmur_h;
-    m->tail = f->key_murmur_tail;
-    m->ntail = f->key_len & 3;
+    m->tail = tail;
+    m->ntail = n;
     m->total = f->key_len;
 }
 
