@@ -177,6 +177,49 @@ static void flag_load_refuses_truncated_foreign_and_corrupted_images(void **stat
     free(img);
 }
 
+/* Loads a copy of flag `key`'s image with program byte `at` set to `v`
+ * (checksum recomputed); returns the load status, message in err. */
+static roost_status load_with_code_byte(const char *key, uint32_t at, uint8_t v, roost_error *err)
+{
+    const roost_compiled_flag *cf = compiled(key);
+    uint8_t *img = malloc(cf->image_len);
+    roost_flag f;
+    memcpy(img, cf->image, cf->image_len);
+    img[ri_u32(img + RI_OFF_CODE) + at] = v;
+    ri_put32(img + RI_OFF_CHECKSUM, roost_fnv1a(img + 16, cf->image_len - 16, ROOST_FNV_BASIS));
+    roost_status st = roost_flag_load(&f, img, cf->image_len, err);
+    free(img);
+    return st;
+}
+
+static void fused_instructions_are_verified_operand_by_operand(void **state)
+{
+    (void)state;
+    roost_error err;
+    /* "s": CMPKJF ==, interpreted, the path tier, the constant "gold". */
+    const roost_compiled_flag *s = compiled("s");
+    const uint8_t *code = s->image + ri_u32(s->image + RI_OFF_CODE);
+    assert_int_equal(code[0], OP_CMPKJF);
+    assert_int_equal(load_with_code_byte("s", 4, 0xff, &err), ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: program check failed: constant index out of range");
+    assert_int_equal(load_with_code_byte("s", 6, 0xff, &err), ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: program check failed: constant index out of range");
+    assert_int_equal(load_with_code_byte("s", 2, CMP_MODE__COUNT, &err), ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: program check failed: unknown comparison or mode");
+    assert_int_equal(load_with_code_byte("s", 8, 0xff, &err), ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: program check failed: jump past the end of the program");
+
+    /* "frac": VAR tier, CONST table, FRAC 2 [keyed, table], RET. */
+    const roost_compiled_flag *fr = compiled("frac");
+    code = fr->image + ri_u32(fr->image + RI_OFF_CODE);
+    assert_int_equal(code[6], OP_FRAC);
+    assert_int_equal(code[8], RI_FRAC_KEYED);
+    assert_int_equal(load_with_code_byte("frac", 9, RI_FRAC_KEYED, &err), ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: program check failed: bad fractional operand shape");
+    assert_int_equal(load_with_code_byte("frac", 8, 4, &err), ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: program check failed: bad fractional operand shape");
+}
+
 /* Every byte changed, with the checksum recomputed so the structural
  * checks are what stands between the bytes and the interpreter: each image
  * is refused or evaluates without fault (ASan/UBSan builds check that). */
@@ -276,6 +319,7 @@ int main(void)
         cmocka_unit_test(metadata_is_merged_sorted_and_typed),
         cmocka_unit_test(flag_load_refuses_truncated_foreign_and_corrupted_images),
         cmocka_unit_test(single_byte_corruption_is_refused_or_harmless),
+        cmocka_unit_test(fused_instructions_are_verified_operand_by_operand),
         cmocka_unit_test(flagset_finds_by_key_and_refuses_duplicates),
         cmocka_unit_test(context_attributes_replace_and_respect_capacity),
         cmocka_unit_test(json_contexts_flatten_to_escaped_paths),
