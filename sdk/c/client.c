@@ -16,6 +16,7 @@
  * outcomes, writes the cache and exits; then everything is freed here).
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,31 +554,14 @@ static inline void eval_leave(roost_client *c, struct eval_scope *e)
         hazard_release(&c->hz, e->slot);
 }
 
-/* Fills d from the engine's result (still under the hazard slot: the
- * variant name points into the snapshot). */
-static void fill_details(roost_client *c, roost_details *d, const struct eval_scope *e,
-                         const char *key, const roost_result *r)
+/* Why no flag was evaluated, for details: kept out of line so that the
+ * common case (the flag was found) carries none of it. */
+__attribute__((noinline, cold)) static void details_missing(roost_client *c, roost_details *d,
+                                                            const struct eval_scope *e,
+                                                            const char *key)
 {
     const struct sdk_image *img;
-    size_t n;
 
-    d->reason = r->reason;
-    d->error = r->error;
-    d->message = r->message;
-    d->revision = e->s ? e->s->revision : 0;
-    d->variant_len = r->variant ? r->variant_len : 0;
-    n = d->variant_len > ROOST_DETAILS_VARIANT_MAX ? ROOST_DETAILS_VARIANT_MAX : d->variant_len;
-    /* Variant names are short ("on", "control"): a byte loop beats a call
-     * to memcpy on this path. */
-    if (n <= 16) {
-        for (size_t i = 0; i < n; i++)
-            d->variant[i] = r->variant[i];
-    } else {
-        memcpy(d->variant, r->variant, n);
-    }
-    d->variant[n] = '\0';
-    if (e->f)
-        return;
     if (!c) {
         d->error = ROOST_EVAL_GENERAL;
         d->message = "no client (NULL)";
@@ -590,6 +574,41 @@ static void fill_details(roost_client *c, roost_details *d, const struct eval_sc
         d->error = ROOST_EVAL_GENERAL;
         d->message = "this SDK refused the flag's compiled image (see the client log)";
     }
+}
+
+/* Fills d from the engine's result (still under the hazard slot: the
+ * variant name points into the snapshot). Inline in each evaluation
+ * function: this is all a details request adds to an evaluation, and a
+ * call with its saved registers was half of it. */
+static inline void fill_details(roost_client *c, roost_details *d, const struct eval_scope *e,
+                                const char *key, const roost_result *r)
+{
+    size_t len = r->variant ? r->variant_len : 0;
+    size_t n = len > ROOST_DETAILS_VARIANT_MAX ? ROOST_DETAILS_VARIANT_MAX : len;
+
+    d->reason = r->reason;
+    /* The engine stores reason and error one at a time, and gcc would read
+     * both with one 8-byte load: a load that spans two pending stores
+     * cannot be forwarded from them and waits until both reach the cache
+     * (about 4 ns on the benchmark machine, most of what details cost; see
+     * docs/BENCHMARKS.md, "C SDK"). The compiler-only fence keeps the two
+     * reads apart. */
+    atomic_signal_fence(memory_order_seq_cst);
+    d->error = r->error;
+    d->message = r->message;
+    d->revision = e->s ? e->s->revision : 0;
+    d->variant_len = len;
+    /* Variant names are short ("on", "control"): a byte loop beats a call
+     * to memcpy on this path. */
+    if (n <= 16) {
+        for (size_t i = 0; i < n; i++)
+            d->variant[i] = r->variant[i];
+    } else {
+        memcpy(d->variant, r->variant, n);
+    }
+    d->variant[n] = '\0';
+    if (!e->f)
+        details_missing(c, d, e, key);
 }
 
 bool roost_client_bool(roost_client *c, const char *key, const roost_ctx *ctx, bool default_value,

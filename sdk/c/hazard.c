@@ -23,7 +23,7 @@ void hazard_init(struct hazard_domain *d, void (*free_fn)(void *, void *), void 
     d->free_user = user;
 }
 
-void *hazard_acquire(struct hazard_domain *d, unsigned *slot)
+void *hazard_acquire_slow(struct hazard_domain *d, unsigned *slot)
 {
     unsigned start = sdk_thread_index() % HAZARD_SLOTS;
 

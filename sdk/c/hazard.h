@@ -37,6 +37,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "prims.h"
+
 #define HAZARD_SLOTS 64
 #define HAZARD_MAX_RETIRED 32
 #define HAZARD_NO_SLOT ((unsigned)-1)
@@ -57,9 +59,37 @@ struct hazard_domain {
 
 void hazard_init(struct hazard_domain *d, void (*free_fn)(void *, void *), void *user);
 
+/* Reader, when the fast path below did not get a slot: probes the slots
+ * from the thread's own, yields when all are taken, retries while the
+ * current object keeps changing. */
+void *hazard_acquire_slow(struct hazard_domain *d, unsigned *slot);
+
 /* Reader: the current object (NULL when none), protected until
- * hazard_release(d, *slot). */
-void *hazard_acquire(struct hazard_domain *d, unsigned *slot);
+ * hazard_release(d, *slot).
+ *
+ * Inline because it is on every evaluation and routing call: the call and
+ * the registers the out-of-line loop saves were about 1 ns of the 6 ns the
+ * client adds to an evaluation. The fast path is the slow path's first
+ * iteration (the same operations in the same order, so the same argument
+ * holds): the thread's own slot is free and the object did not change. */
+static inline void *hazard_acquire(struct hazard_domain *d, unsigned *slot)
+{
+    unsigned i = sdk_thread_index() % HAZARD_SLOTS;
+    void *p = atomic_load_explicit(&d->current, memory_order_acquire);
+    void *expected = NULL;
+
+    /* The relaxed read first: a failed compare-and-swap would still take
+     * the line away from the thread that holds the slot. */
+    if (p && atomic_load_explicit(&d->slots[i].ptr, memory_order_relaxed) == NULL &&
+        atomic_compare_exchange_strong(&d->slots[i].ptr, &expected, p)) {
+        if (atomic_load(&d->current) == p) {
+            *slot = i;
+            return p;
+        }
+        atomic_store_explicit(&d->slots[i].ptr, NULL, memory_order_release);
+    }
+    return hazard_acquire_slow(d, slot);
+}
 
 static inline void hazard_release(struct hazard_domain *d, unsigned slot)
 {
