@@ -52,7 +52,8 @@ static const char usage[] =
     "                             keep 1-second rows of rollout metrics, which canary\n"
     "                             analysis reads, this long (default 24h; 0 = none)\n"
     "  --threads N                gRPC worker threads (default 4)\n"
-    "  --shutdown-grace SECONDS   on SIGINT/SIGTERM, time calls get to finish (default 10)\n"
+    "  --shutdown-grace SECONDS   on SIGINT/SIGTERM, time calls get to finish and queued\n"
+    "                             rollout hooks may still start (default 10)\n"
     "  --version                  print the version and exit\n"
     "  -h, --help                 show this help\n"
     "\n"
@@ -311,7 +312,11 @@ static int run(struct roostd *d)
         return fail("startup_failed", &err);
     }
     {
-        struct rollouts_options rop = {2, 1000};
+        /* Hooks waiting to start get the same grace as calls in flight. */
+        struct rollouts_options rop = {.hook_workers = 2,
+                                       .settle_ms = 1000,
+                                       .hook_window = 0,
+                                       .hook_drain_ms = d->cfg.shutdown_grace_ms};
         if (rollouts_create(d->store, d->hub, &rop, &d->rollouts, &err) != ROOST_OK ||
             experiments_create(d->store, d->hub, d->cfg.experiment_interval_ms, &d->experiments,
                                &err) != ROOST_OK) {

@@ -149,6 +149,79 @@ roost_status resources_put_decision(struct store_txn *t, Roost__V1__Decision *d,
     return rc;
 }
 
+roost_status resources_put_hook_job(struct store_txn *t, const Roost__Storage__V1__HookJob *job,
+                                    uint64_t *seq, roost_error *err)
+{
+    struct store_val v;
+    uint64_t next = 1;
+    uint8_t key[8], *buf;
+    size_t len;
+    roost_status rc;
+
+    /* A counter rather than the last key + 1: once the outbox empties, the
+     * last key is gone, and a reused number could be mistaken by a worker
+     * for a job it already holds. */
+    rc = store_get(t, TBL_META, "hook_seq", 8, &v, NULL);
+    if (rc == ROOST_OK && v.len == 8)
+        next = store_u64_from_key(v.data) + 1;
+    else if (rc != ROOST_OK && rc != ROOST_ENOTFOUND)
+        return roost_error_set(err, rc, "cannot read the hook outbox's sequence number");
+    store_u64_key(next, key);
+    if ((rc = store_put(t, TBL_META, "hook_seq", 8, key, 8, err)) != ROOST_OK)
+        return rc;
+    len = roost__storage__v1__hook_job__get_packed_size(job);
+    if (!(buf = malloc(len ? len : 1)))
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    roost__storage__v1__hook_job__pack(job, buf);
+    rc = store_put(t, TBL_HOOK_OUTBOX, key, 8, buf, len, err);
+    free(buf);
+    if (rc == ROOST_OK)
+        *seq = next;
+    return rc;
+}
+
+roost_status resources_del_hook_job(struct store_txn *t, uint64_t seq, roost_error *err)
+{
+    uint8_t key[8];
+
+    store_u64_key(seq, key);
+    return store_del(t, TBL_HOOK_OUTBOX, key, 8, err);
+}
+
+roost_status resources_next_hook_job(struct store_txn *t, uint64_t from, uint64_t *seq,
+                                     Roost__Storage__V1__HookJob **out, roost_error *err)
+{
+    struct store_iter it;
+    struct store_val k, v;
+    uint8_t key[8];
+    roost_status rc;
+
+    *out = NULL;
+    if ((rc = store_iter_open(t, TBL_HOOK_OUTBOX, NULL, 0, &it, err)) != ROOST_OK)
+        return rc;
+    store_u64_key(from, key);
+    store_iter_seek(&it, key, 8);
+    /* Keys of another length are not ours to read; step over them. */
+    while (store_iter_next(&it, &k, &v)) {
+        if (k.len != 8)
+            continue;
+        *seq = store_u64_from_key(k.data);
+        *out = roost__storage__v1__hook_job__unpack(NULL, v.len, v.data);
+        store_iter_close(&it);
+        if (!*out || !(*out)->rollout || !(*out)->event_json || !(*out)->idempotency_key) {
+            if (*out)
+                roost__storage__v1__hook_job__free_unpacked(*out, NULL);
+            *out = NULL;
+            return roost_error_set(err, ROOST_ECORRUPT, "hook outbox row %llu cannot be decoded",
+                                   (unsigned long long)*seq);
+        }
+        return ROOST_OK;
+    }
+    store_iter_close(&it);
+    return roost_error_set(err, ROOST_ENOTFOUND, "the hook outbox has no job from %llu",
+                           (unsigned long long)from);
+}
+
 static const struct doc_rollout *doc_rollout(const struct flag_doc *doc, const char *name, size_t len)
 {
     for (size_t i = 0; i < doc->nrollouts; i++) {

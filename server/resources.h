@@ -91,6 +91,28 @@ roost_status resources_history(struct store *st, uint8_t kind, const char *name,
 roost_status resources_names(struct store *st, enum store_table tbl, char ***names, size_t *n,
                              roost_error *err);
 
+/* The hook outbox (TBL_HOOK_OUTBOX): u64 seq (big-endian, so LMDB's order
+ * is the order decisions scheduled them) -> roost.storage.v1.HookJob. A
+ * job is put in the transaction of the decision that schedules it and
+ * deleted in the transaction of the decision record of its result, so a
+ * crash in between leaves it here to run again at the next start.
+ *
+ * resources_put_hook_job stores job under the next outbox sequence number
+ * (from 1, never reused: a counter in TBL_META, like decision numbers) and
+ * sets *seq. Fails with the store's errors (EIO, ELIMIT when the store is
+ * full) or ENOMEM; the caller then aborts the whole transaction, so a
+ * decision is never committed without its hooks. */
+roost_status resources_put_hook_job(struct store_txn *t, const Roost__Storage__V1__HookJob *job,
+                                    uint64_t *seq, roost_error *err);
+/* Deleting a job that is not there is not an error. */
+roost_status resources_del_hook_job(struct store_txn *t, uint64_t seq, roost_error *err);
+/* The first job at or after sequence number from: sets *seq and *out
+ * (caller frees with roost__storage__v1__hook_job__free_unpacked).
+ * ENOTFOUND when there is none; ECORRUPT (with *seq set, so the caller can
+ * step over it) when the row cannot be decoded; EIO. */
+roost_status resources_next_hook_job(struct store_txn *t, uint64_t from, uint64_t *seq,
+                                     Roost__Storage__V1__HookJob **out, roost_error *err);
+
 /* Keys of the decisions table: u8 scope kind | scope key '\0' | u64 seq. */
 size_t resources_decision_prefix(uint8_t kind, const char *scope, uint8_t *out, size_t cap);
 

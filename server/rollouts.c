@@ -24,8 +24,12 @@
 #include "rollout/logic.h"
 #include "rollout/spec.h"
 
-#define HOOK_QUEUE 256
+#define HOOK_WINDOW_DEFAULT 256
+#define HOOK_WINDOW_MAX 4096
 #define HOOK_WORKERS_MAX 8
+#define HOOK_DRAIN_DEFAULT_MS 10000
+/* How soon an idle worker reads the outbox again after a read failed. */
+#define HOOK_RETRY_MS 1000
 /* Sketch capacity of the windows the controller reads: enough for the
  * 1 % bound on every quantile of a typical latency distribution, small
  * enough that a decision reading many windows stays cheap. */
@@ -39,13 +43,14 @@
 #define RECENT_DECISIONS 5
 
 struct hook_job {
+    uint64_t seq;       /* its row in the hook outbox */
     char *rollout;
     char *spec;         /* canonical spec text: the worker parses its own copy */
     size_t spec_len;
     size_t hook;        /* index in spec.hooks */
     unsigned event;     /* the hook_event bit this run is for */
     char *event_json;   /* the decision record */
-    char key[192];      /* idempotency key */
+    char *key;          /* idempotency key */
 };
 
 struct rollouts {
@@ -64,9 +69,14 @@ struct rollouts {
 
     pthread_mutex_t q_mu;
     pthread_cond_t q_cv;
-    struct hook_job *queue[HOOK_QUEUE];
+    struct hook_job **queue;    /* ring of opt.hook_window jobs not started */
+    struct hook_job **pull_buf; /* the puller's scratch, as large */
     size_t q_head, q_len;
+    uint64_t q_cursor;          /* outbox rows before it are held, running or done */
+    bool q_more;                /* rows at or after q_cursor may be waiting */
+    bool q_pulling;
     bool q_stop;
+    int64_t q_drain_until;      /* once stopping: no job starts after this */
     pthread_t workers[HOOK_WORKERS_MAX];
     int nworkers;
 };
@@ -136,6 +146,18 @@ static roost_status load(struct rollouts *r, const char *name, struct loaded *l,
 
 /* ---- hooks ------------------------------------------------------------- */
 
+/* Hook delivery is at-least-once. Every hook run a decision schedules is a
+ * row of the hook outbox (TBL_HOOK_OUTBOX), written in the decision's own
+ * transaction, so nothing decided can be lost to a crash; the row is
+ * deleted in the transaction that records the hook's result. The queue
+ * below is only a window over the outbox: it holds at most
+ * opt.hook_window rows not yet started, and q_cursor says how far they
+ * were read. Rows beyond a full window wait in LMDB and are pulled in as
+ * workers take jobs, instead of being dropped. After a crash, whatever is
+ * left is read again from the start: a hook that was running may run a
+ * second time, with the same idempotency key, which is what lets its
+ * receiver ignore the repeat. */
+
 static void job_free(struct hook_job *j)
 {
     if (!j)
@@ -143,16 +165,43 @@ static void job_free(struct hook_job *j)
     free(j->rollout);
     free(j->spec);
     free(j->event_json);
+    free(j->key);
     free(j);
 }
 
-/* Queues the spec's hooks that listen to one of d's events. */
-static void queue_hooks(struct rollouts *r, const struct loaded *l, const struct rollout_decision *d)
+static struct hook_job *job_from_record(const Roost__Storage__V1__HookJob *rec, uint64_t seq)
 {
+    struct hook_job *j = calloc(1, sizeof *j);
+
+    if (!j || !(j->rollout = strdup(rec->rollout)) || !(j->spec = malloc(rec->spec.len + 1)) ||
+        !(j->event_json = strdup(rec->event_json)) || !(j->key = strdup(rec->idempotency_key))) {
+        job_free(j);
+        return NULL;
+    }
+    memcpy(j->spec, rec->spec.data, rec->spec.len);
+    j->spec[rec->spec.len] = '\0';
+    j->spec_len = rec->spec.len;
+    j->seq = seq;
+    j->hook = rec->hook;
+    j->event = rec->event;
+    return j;
+}
+
+/* Writes an outbox row for each of the spec's hooks that listen to one of
+ * d's events, inside the decision's transaction t; *n counts them. Any
+ * failure fails the decision: committing it without its hooks would lose
+ * them silently. */
+static roost_status stage_hooks(struct store_txn *t, const struct loaded *l,
+                                const struct rollout_decision *d, size_t *n, roost_error *err)
+{
+    *n = 0;
     for (size_t i = 0; i < l->spec->nhooks; i++) {
+        Roost__Storage__V1__HookJob rec = ROOST__STORAGE__V1__HOOK_JOB__INIT;
         unsigned match = l->spec->hooks[i].on & d->hooks;
-        struct hook_job *j;
         unsigned bit = 0;
+        char key[192];
+        uint64_t seq;
+        roost_status rc;
 
         if (!match)
             continue;
@@ -162,37 +211,127 @@ static void queue_hooks(struct rollouts *r, const struct loaded *l, const struct
                 bit = b;
         if (!bit)
             bit = HOOK_EVENT;
-        if (!(j = calloc(1, sizeof *j)) || !(j->rollout = strdup(l->rec->name)) ||
-            !(j->spec = malloc(l->rec->spec.len + 1)) || !(j->event_json = strdup(d->record))) {
-            job_free(j);
-            log_error("hook_dropped", l->rec->name, "out of memory");
-            continue;
-        }
-        memcpy(j->spec, l->rec->spec.data, l->rec->spec.len);
-        j->spec[l->rec->spec.len] = '\0';
-        j->spec_len = l->rec->spec.len;
-        j->hook = i;
-        j->event = bit;
         /* Stable across retries and restarts: the decision it belongs to. */
-        snprintf(j->key, sizeof j->key, "%s/%llu/%llu/%zu/%s", l->rec->name,
+        snprintf(key, sizeof key, "%s/%llu/%llu/%zu/%s", l->rec->name,
                  (unsigned long long)l->st.attempt, (unsigned long long)d->seq, i,
                  hook_event_name((enum hook_event)bit));
-        pthread_mutex_lock(&r->q_mu);
-        if (r->q_len == HOOK_QUEUE || r->q_stop) {
-            pthread_mutex_unlock(&r->q_mu);
-            log_error("hook_dropped", l->rec->name, "the hook queue is full");
-            job_free(j);
-            continue;
+        rec.rollout = l->rec->name;
+        rec.spec = l->rec->spec;
+        rec.hook = (uint32_t)i;
+        rec.event = bit;
+        rec.event_json = (char *)d->record;
+        rec.idempotency_key = key;
+        rec.decided_unix_ms = d->at_ms;
+        if ((rc = resources_put_hook_job(t, &rec, &seq, err)) != ROOST_OK) {
+            roost_error_prefix(err, "hook outbox: ");
+            return rc;
         }
-        r->queue[(r->q_head + r->q_len++) % HOOK_QUEUE] = j;
-        pthread_cond_signal(&r->q_cv);
-        pthread_mutex_unlock(&r->q_mu);
+        (*n)++;
     }
+    return ROOST_OK;
 }
 
-/* A decision record outside the decision library (hook results). */
+/* Reads up to room outbox rows from *cursor into jobs; returns how many
+ * and moves *cursor past the last row read. *more is set when rows may
+ * remain: the window filled, or a read failed (an idle worker tries again
+ * after HOOK_RETRY_MS). */
+static size_t outbox_read(struct rollouts *r, uint64_t *cursor, struct hook_job **jobs,
+                          size_t room, bool *more)
+{
+    struct store_txn t;
+    roost_error err;
+    size_t n = 0;
+
+    *more = false;
+    if (store_begin(r->store, false, &t, &err) != ROOST_OK) {
+        log_error("hook_outbox_unreadable", "", err.msg);
+        *more = true;
+        return 0;
+    }
+    while (n < room) {
+        Roost__Storage__V1__HookJob *rec;
+        uint64_t seq = 0;
+        roost_status rc = resources_next_hook_job(&t, *cursor, &seq, &rec, &err);
+
+        if (rc == ROOST_ENOTFOUND)
+            break;
+        if (rc == ROOST_ECORRUPT) {
+            /* Left in place for a person to look at; it must not hold up
+             * every hook decided after it. */
+            log_error("hook_outbox_row_skipped", "", err.msg);
+            *cursor = seq + 1;
+            continue;
+        }
+        if (rc != ROOST_OK) {
+            log_error("hook_outbox_unreadable", "", err.msg);
+            *more = true;
+            break;
+        }
+        jobs[n] = job_from_record(rec, seq);
+        roost__storage__v1__hook_job__free_unpacked(rec, NULL);
+        if (!jobs[n]) {
+            log_error("hook_outbox_unreadable", "", "out of memory");
+            *more = true;
+            break;
+        }
+        *cursor = seq + 1;
+        n++;
+    }
+    if (n == room)
+        *more = true;
+    store_abort(&t);
+    return n;
+}
+
+/* Fills the window from the outbox. One thread pulls at a time; the others
+ * return at once, and a row committed meanwhile is seen because q_more is
+ * set again and the puller loops. Never called with q_mu held. */
+static void hooks_pull(struct rollouts *r)
+{
+    pthread_mutex_lock(&r->q_mu);
+    if (r->q_pulling || r->q_stop) {
+        pthread_mutex_unlock(&r->q_mu);
+        return;
+    }
+    r->q_pulling = true;
+    while (r->q_more && r->q_len < r->opt.hook_window) {
+        /* Only the puller adds to the queue, so the room cannot shrink
+         * while the lock is released. */
+        size_t room = r->opt.hook_window - r->q_len, n;
+        uint64_t cursor = r->q_cursor;
+        bool more;
+
+        r->q_more = false;
+        pthread_mutex_unlock(&r->q_mu);
+        n = outbox_read(r, &cursor, r->pull_buf, room, &more);
+        pthread_mutex_lock(&r->q_mu);
+        for (size_t i = 0; i < n; i++)
+            r->queue[(r->q_head + r->q_len++) % r->opt.hook_window] = r->pull_buf[i];
+        r->q_cursor = cursor;
+        r->q_more |= more;
+        if (n)
+            pthread_cond_broadcast(&r->q_cv);
+        if (more && n < room)
+            break; /* a read failed: looping now would only fail again */
+    }
+    r->q_pulling = false;
+    pthread_mutex_unlock(&r->q_mu);
+}
+
+/* A decision with hooks was committed: its rows are in the outbox. */
+static void hooks_wake(struct rollouts *r)
+{
+    pthread_mutex_lock(&r->q_mu);
+    r->q_more = true;
+    pthread_mutex_unlock(&r->q_mu);
+    hooks_pull(r);
+}
+
+/* A decision record outside the decision library (hook results). When
+ * outbox_seq is not 0, that outbox row is deleted in the same transaction:
+ * a result is recorded exactly when its job stops being owed. */
 static void record_note(struct rollouts *r, const char *name, const char *actor, const char *kind,
-                        const char *summary, const char *details)
+                        const char *summary, const char *details, uint64_t outbox_seq)
 {
     Roost__V1__Decision d = ROOST__V1__DECISION__INIT;
     struct store_txn t;
@@ -205,11 +344,19 @@ static void record_note(struct rollouts *r, const char *name, const char *actor,
     d.kind = (char *)kind;
     d.summary = (char *)summary;
     d.details_json = (char *)details;
-    if (store_begin(r->store, true, &t, &err) != ROOST_OK ||
-        resources_put_decision(&t, &d, &err) != ROOST_OK || store_commit(&t, &err) != ROOST_OK) {
+    if (store_begin(r->store, true, &t, &err) != ROOST_OK)
+        goto fail;
+    if (resources_put_decision(&t, &d, &err) != ROOST_OK ||
+        (outbox_seq && resources_del_hook_job(&t, outbox_seq, &err) != ROOST_OK) ||
+        store_commit(&t, &err) != ROOST_OK) {
         store_abort(&t);
-        log_error("decision_not_recorded", name, err.msg);
+        goto fail;
     }
+    return;
+fail:
+    /* The row stays in the outbox, so the hook runs again at the next
+     * start and its result gets another chance to be recorded. */
+    log_error("decision_not_recorded", name, err.msg);
 }
 
 static void run_job(struct rollouts *r, struct hook_job *j)
@@ -221,9 +368,31 @@ static void run_job(struct rollouts *r, struct hook_job *j)
     const char *event = hook_event_name((enum hook_event)j->event);
     roost_error err;
 
+    if (!event)
+        event = "unknown";
     if (!spec || rollout_spec_parse_text(j->spec, j->spec_len, j->rollout, NULL, 0, spec, &err) ||
         j->hook >= spec->nhooks) {
-        log_error("hook_not_run", j->rollout, spec ? err.msg : "out of memory");
+        const char *why = !spec ? "out of memory"
+                          : j->hook >= spec->nhooks ? "the hook is not in the rollout's spec"
+                                                    : err.msg;
+        log_error("hook_not_run", j->rollout, why);
+        /* Out of memory may pass: keep the row for the next start. A spec
+         * that does not parse never will: record that, and stop owing it. */
+        if (spec) {
+            snprintf(summary, sizeof summary, "hook %s: not run: %s", event, why);
+            if ((o = cJSON_CreateObject())) {
+                cJSON_AddStringToObject(o, "event", event);
+                cJSON_AddBoolToObject(o, "ok", false);
+                cJSON_AddStringToObject(o, "idempotency_key", j->key);
+                cJSON_AddStringToObject(o, "detail", why);
+                details = cJSON_PrintUnformatted(o);
+                cJSON_Delete(o);
+            }
+            if (details)
+                record_note(r, j->rollout, "controller", "hook", summary, details, j->seq);
+            cJSON_free(details);
+            rollout_spec_free(spec);
+        }
         free(spec);
         return;
     }
@@ -245,7 +414,7 @@ static void run_job(struct rollouts *r, struct hook_job *j)
         details = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
     }
-    record_note(r, j->rollout, "controller", "hook", summary, details ? details : "{}");
+    record_note(r, j->rollout, "controller", "hook", summary, details ? details : "{}", j->seq);
     cJSON_free(details);
     {
         struct log_line l;
@@ -255,6 +424,7 @@ static void run_job(struct rollouts *r, struct hook_job *j)
         log_str(&l, "hook", what);
         log_bool(&l, "ok", res.ok);
         log_u64(&l, "attempts", res.attempts);
+        log_str(&l, "idempotency_key", j->key);
         log_str(&l, "detail", res.detail);
         log_end(&l);
     }
@@ -267,33 +437,86 @@ static void run_job(struct rollouts *r, struct hook_job *j)
     free(spec);
 }
 
+/* Waits on q_cv (q_mu held) for at most ms. */
+static void q_wait_ms(struct rollouts *r, int64_t ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&r->q_cv, &r->q_mu, &ts);
+}
+
 static void *hook_worker(void *arg)
 {
     struct rollouts *r = arg;
 
     for (;;) {
         struct hook_job *j;
+        bool pulled = false, pull;
 
         pthread_mutex_lock(&r->q_mu);
-        while (r->q_len == 0 && !r->q_stop)
-            pthread_cond_wait(&r->q_cv, &r->q_mu);
-        if (r->q_len == 0) {
-            pthread_mutex_unlock(&r->q_mu);
-            return NULL;
+        for (;;) {
+            /* Stopping: jobs already in the window may still start until
+             * the drain deadline; the rest stay in the outbox for the next
+             * start, so a long queue cannot hold a shutdown for many hook
+             * timeouts. */
+            if (r->q_stop && (r->q_len == 0 || now_ms() >= r->q_drain_until)) {
+                pthread_mutex_unlock(&r->q_mu);
+                return NULL;
+            }
+            if (r->q_len > 0)
+                break;
+            if (r->q_more && !r->q_pulling && !r->q_stop && !pulled) {
+                pthread_mutex_unlock(&r->q_mu);
+                hooks_pull(r);
+                pulled = true;
+                pthread_mutex_lock(&r->q_mu);
+                continue;
+            }
+            pulled = false;
+            if (r->q_more)
+                q_wait_ms(r, HOOK_RETRY_MS);
+            else
+                pthread_cond_wait(&r->q_cv, &r->q_mu);
         }
         j = r->queue[r->q_head];
-        r->q_head = (r->q_head + 1) % HOOK_QUEUE;
+        r->q_head = (r->q_head + 1) % r->opt.hook_window;
         r->q_len--;
+        pull = r->q_more && !r->q_stop;
         pthread_mutex_unlock(&r->q_mu);
+        /* The slot just freed goes to the next row waiting in the outbox. */
+        if (pull)
+            hooks_pull(r);
         run_job(r, j);
         job_free(j);
     }
 }
 
+/* Rows in the outbox (0 when it cannot be read; the caller only logs). */
+static uint64_t outbox_rows(struct rollouts *r)
+{
+    struct store_txn t;
+    uint64_t n;
+
+    if (store_begin(r->store, false, &t, NULL) != ROOST_OK)
+        return 0;
+    n = store_table_entries(&t, TBL_HOOK_OUTBOX);
+    store_abort(&t);
+    return n;
+}
+
 /* ---- committing decisions ---------------------------------------------- */
 
 /* Commits next and d for the rollout loaded in l, if its stored state is
- * still the one l was read with (ECONFLICT otherwise: decide again). */
+ * still the one l was read with (ECONFLICT otherwise: decide again),
+ * together with the outbox rows of the hooks d schedules, and hands those
+ * to the hook workers. */
 static roost_status commit_decision(struct rollouts *r, struct loaded *l,
                                     const struct rollout_state *next,
                                     const struct rollout_decision *d, const char *actor,
@@ -308,6 +531,7 @@ static roost_status commit_decision(struct rollouts *r, struct loaded *l,
     size_t slen;
     struct store_txn t;
     bool view_changed;
+    size_t nhooks = 0;
     roost_status rc;
 
     if ((rc = rollout_state_encode(next, state, sizeof state, &slen, err)) != ROOST_OK)
@@ -354,7 +578,8 @@ static roost_status commit_decision(struct rollouts *r, struct loaded *l,
     dec.revision = view_changed ? t.next_revision : 0;
 
     if ((rc = resources_put_decision(&t, &dec, err)) != ROOST_OK ||
-        (rc = resources_put_rollout(&t, &rec, err)) != ROOST_OK) {
+        (rc = resources_put_rollout(&t, &rec, err)) != ROOST_OK ||
+        (rc = stage_hooks(&t, l, d, &nhooks, err)) != ROOST_OK) {
         store_abort(&t);
         return rc;
     }
@@ -379,6 +604,8 @@ static roost_status commit_decision(struct rollouts *r, struct loaded *l,
         log_str(&lg, "phase", rollout_phase_name(next->phase));
         log_str(&lg, "summary", summary);
         log_end(&lg);
+        if (nhooks)
+            hooks_wake(r);
     }
     return rc;
 }
@@ -473,11 +700,14 @@ static int64_t tick_one(struct rollouts *r, const char *name)
         if (l.st.phase == ROLLOUT_PENDING) {
             if (l.spec->auto_start &&
                 rollout_command(l.spec, &l.st, ROLLOUT_CMD_START, "controller", now, &next, d,
-                                &err) == ROOST_OK &&
-                commit_decision(r, &l, &next, d, "controller", "autoStart", &err) == ROOST_OK) {
-                queue_hooks(r, &l, d);
+                                &err) == ROOST_OK) {
+                rc = commit_decision(r, &l, &next, d, "controller", "autoStart", &err);
                 unload(&l);
-                continue;
+                if (rc == ROOST_OK || rc == ROOST_ECONFLICT)
+                    continue;
+                log_error("rollout_decision_not_committed", name, err.msg);
+                wake = now + 1000; /* a store error: try again shortly */
+                break;
             }
             unload(&l);
             break;
@@ -512,9 +742,7 @@ static int64_t tick_one(struct rollouts *r, const char *name)
             break;
         }
         rc = commit_decision(r, &l, &next, d, "controller", NULL, &err);
-        if (rc == ROOST_OK)
-            queue_hooks(r, &l, d);
-        else if (rc != ROOST_ECONFLICT)
+        if (rc != ROOST_OK && rc != ROOST_ECONFLICT)
             log_error("rollout_decision_not_committed", name, err.msg);
         unload(&l);
         if (rc != ROOST_OK && rc != ROOST_ECONFLICT) {
@@ -755,6 +983,18 @@ roost_status rollouts_create(struct store *st, struct hub *hub, const struct rol
         r->opt.hook_workers = HOOK_WORKERS_MAX;
     if (r->opt.settle_ms < 0)
         r->opt.settle_ms = 1000;
+    if (r->opt.hook_window == 0)
+        r->opt.hook_window = HOOK_WINDOW_DEFAULT;
+    if (r->opt.hook_window > HOOK_WINDOW_MAX)
+        r->opt.hook_window = HOOK_WINDOW_MAX;
+    if (r->opt.hook_drain_ms < 0)
+        r->opt.hook_drain_ms = HOOK_DRAIN_DEFAULT_MS;
+    if (!(r->queue = calloc(r->opt.hook_window, sizeof *r->queue)) ||
+        !(r->pull_buf = calloc(r->opt.hook_window, sizeof *r->pull_buf))) {
+        free(r->queue);
+        free(r);
+        return roost_error_set(err, ROOST_ENOMEM, "out of memory");
+    }
     pthread_mutex_init(&r->mu, NULL);
     pthread_mutex_init(&r->wake_mu, NULL);
     pthread_cond_init(&r->wake_cv, NULL);
@@ -769,8 +1009,21 @@ roost_status rollouts_start(struct rollouts *r, roost_error *err)
 {
     roost_status rc;
 
+    uint64_t owed;
+
     if ((rc = prober_create(on_probe_change, r, &r->prober, err)) != ROOST_OK)
         return rc;
+    /* Rows left in the outbox were decided before roostd stopped (or
+     * crashed) and never finished: they run again now. */
+    if ((owed = outbox_rows(r)) > 0) {
+        struct log_line l;
+        log_begin(&l, LOG_INFO, "hook_outbox_resumed");
+        log_u64(&l, "hooks", owed);
+        log_end(&l);
+    }
+    pthread_mutex_lock(&r->q_mu);
+    r->q_more = true;
+    pthread_mutex_unlock(&r->q_mu);
     for (int i = 0; i < r->opt.hook_workers; i++) {
         if (pthread_create(&r->workers[i], NULL, hook_worker, r) != 0)
             break;
@@ -792,14 +1045,31 @@ void rollouts_destroy(struct rollouts *r)
     pthread_mutex_unlock(&r->wake_mu);
     if (r->thread_running)
         pthread_join(r->thread, NULL);
-    /* Queued hooks still run: a rollback's page must not be lost to a
-     * restart that happened to follow it. */
+    /* Hooks in the window may still start for opt.hook_drain_ms, so a
+     * rollback's page usually goes out before roostd stops; those left
+     * stay in the outbox and run at the next start. A hook already
+     * running is not interrupted (its own timeouts bound it): cutting it
+     * off would only make it run twice. */
     pthread_mutex_lock(&r->q_mu);
     r->q_stop = true;
+    r->q_drain_until = now_ms() + r->opt.hook_drain_ms;
     pthread_cond_broadcast(&r->q_cv);
     pthread_mutex_unlock(&r->q_mu);
     for (int i = 0; i < r->nworkers; i++)
         pthread_join(r->workers[i], NULL);
+    for (size_t i = 0; i < r->q_len; i++)
+        job_free(r->queue[(r->q_head + i) % r->opt.hook_window]);
+    if (r->nworkers > 0) {
+        uint64_t owed = outbox_rows(r);
+        if (owed > 0) {
+            struct log_line l;
+            log_begin(&l, LOG_INFO, "hook_outbox_kept");
+            log_u64(&l, "hooks", owed);
+            log_end(&l);
+        }
+    }
+    free(r->queue);
+    free(r->pull_buf);
     prober_destroy(r->prober);
     pthread_cond_destroy(&r->q_cv);
     pthread_mutex_destroy(&r->q_mu);
@@ -834,8 +1104,6 @@ roost_status rollouts_command(struct rollouts *r, const char *name, const char *
         rc = rollout_command(l.spec, &l.st, cmd, actor, now_ms(), &next, d, err);
         if (rc == ROOST_OK)
             rc = commit_decision(r, &l, &next, d, actor, reason, err);
-        if (rc == ROOST_OK)
-            queue_hooks(r, &l, d);
         unload(&l);
         if (rc != ROOST_ECONFLICT || !strstr(err->msg, "changed while deciding"))
             break;

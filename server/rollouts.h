@@ -7,10 +7,12 @@
  * the metrics store, lets the library decide, and commits each decision in
  * one LMDB transaction together with the new state and the decision record
  * — and, when the canary weight changes, the change event that streams it
- * to the SDKs. Hooks run afterwards on a small pool of workers, so a
- * rollback's weight 0 is committed and streamed before any hook starts, and
- * a slow webhook never holds the controller. Their results are decision
- * records too.
+ * to the SDKs — and the hook outbox rows of the hooks it schedules. Hooks
+ * run afterwards on a small pool of workers, so a rollback's weight 0 is
+ * committed and streamed before any hook starts, and a slow webhook never
+ * holds the controller. Their results are decision records too, each
+ * committed with the deletion of its outbox row: delivery is at-least-once
+ * across crashes and restarts (the idempotency key makes a repeat safe).
  *
  * Commands from people (roostctl rollout …) take the same path under the
  * same lock, so a command and a tick never decide from the same state.
@@ -39,14 +41,21 @@ struct rollouts;
 struct rollouts_options {
     int hook_workers;   /* threads running hooks (default 2) */
     int64_t settle_ms;  /* wait after a wakeup for reports still in flight (default 1000) */
+    size_t hook_window; /* hook outbox rows held in memory, waiting for a worker
+                           (0: 256); the rest wait in the store */
+    int64_t hook_drain_ms; /* once stopping, how long hooks already in the
+                              window may still start (< 0: 10 s; 0: none) */
 };
 
 roost_status rollouts_create(struct store *st, struct hub *hub, const struct rollouts_options *opt,
                              struct rollouts **out, roost_error *err);
 /* Loads the stored probes and starts the controller, hook and probe
- * threads. */
+ * threads. Hooks left in the outbox by an earlier run (decided, not
+ * finished) run again, with their original idempotency keys. */
 roost_status rollouts_start(struct rollouts *r, roost_error *err);
-/* Stops every thread (hooks in flight finish first) and frees r. */
+/* Stops every thread and frees r. Hooks in flight finish; hooks waiting
+ * in the window may still start for opt.hook_drain_ms; the rest stay in
+ * the outbox and run after the next rollouts_start. */
 void rollouts_destroy(struct rollouts *r);
 
 /* Something changed (an apply): look again now; reload probes when asked. */

@@ -31,6 +31,9 @@ static const char *const table_names[TBL_COUNT] = {
     [TBL_DECISIONS] = "decisions",
     [TBL_PROBES] = "probes",
     [TBL_EXPERIMENTS] = "experiments",
+    /* Added after schema 1 without bumping it: an older data directory
+     * simply gets the table, empty, when it is opened (MDB_CREATE). */
+    [TBL_HOOK_OUTBOX] = "hook_outbox",
 };
 
 struct store {

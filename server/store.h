@@ -37,6 +37,8 @@ enum store_table {
     TBL_DECISIONS,  /* u8 scope kind | scope key '\0' | u64 seq (BE) -> roost.v1.Decision */
     TBL_PROBES,     /* probe name -> roost.storage.v1.ProbeRecord */
     TBL_EXPERIMENTS, /* experiment name -> roost.storage.v1.ExperimentRecord */
+    TBL_HOOK_OUTBOX, /* u64 seq (BE) -> roost.storage.v1.HookJob: hooks decided, not
+                      * finished; layout in resources.h */
     TBL_COUNT
 };
 

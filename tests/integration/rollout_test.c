@@ -19,6 +19,7 @@
 
 #include "roost/v1/roost.pb-c.h"
 #include "sdk_support.h"
+#include "server/store.h"
 #include "testmain.h"
 
 /* ---- traffic --------------------------------------------------------- */
@@ -349,6 +350,143 @@ static void failing_hook_is_retried_and_recorded(void **state)
     assert_int_equal(roostd_stop(&p, SIGTERM), 0);
 }
 
+/* ---- hooks across a crash ---------------------------------------------- */
+
+/* Lines of a file (0 when it does not exist yet); the first copied into
+ * first. */
+static int file_lines(const char *path, char *first, size_t cap)
+{
+    char line[512];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+
+    if (first && cap)
+        first[0] = '\0';
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (n++ == 0 && first)
+            snprintf(first, cap, "%s", line);
+    }
+    fclose(f);
+    return n;
+}
+
+/* Every line of the file equals want. */
+static bool file_lines_all(const char *path, const char *want)
+{
+    char line[512];
+    bool ok = true;
+    FILE *f = fopen(path, "r");
+
+    if (!f)
+        return false;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        ok = ok && strcmp(line, want) == 0;
+    }
+    fclose(f);
+    return ok;
+}
+
+/* Hook runs decided but not finished, read from the stopped roostd's store. */
+static uint64_t outbox_rows(const struct roostd_proc *p)
+{
+    struct store_options so = {0, 0};
+    struct store *st;
+    struct store_txn t;
+    roost_error err;
+    uint64_t n;
+
+    if (store_open(p->data_dir, &so, &st, &err) != ROOST_OK)
+        fail_msg("cannot open the store: %s", err.msg);
+    assert_int_equal(store_begin(st, false, &t, &err), ROOST_OK);
+    n = store_table_entries(&t, TBL_HOOK_OUTBOX);
+    store_abort(&t);
+    store_close(st);
+    return n;
+}
+
+static bool log_contains(const struct roostd_proc *p, const char *what)
+{
+    static char buf[1 << 20];
+    FILE *f = fopen(p->log_file, "r");
+    size_t n;
+
+    if (!f)
+        return false;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, what) != NULL;
+}
+
+static void rollback_hook_cut_off_by_a_crash_runs_again_after_restart(void **state)
+{
+    struct roostd_proc p = {0};
+    Roost__V1__RolloutInfo *in;
+    static char hist[1 << 18];
+    char hooks[2048], started[700], done[700], key[512], want[600];
+    double deadline;
+
+    (void)state;
+    assert_true(roostd_start(&p));
+    snprintf(started, sizeof started, "%s.hook-started", p.data_dir);
+    snprintf(done, sizeof done, "%s.hook-done", p.data_dir);
+    /* Slow enough that the kill lands while it runs. */
+    snprintf(hooks, sizeof hooks,
+             "\"hooks\": [{\"on\": [\"rollback\"], \"exec\": [\"/bin/sh\", \"-c\", "
+             "\"echo \\\"$ROOST_IDEMPOTENCY_KEY\\\" >> %s; /bin/sleep 3; "
+             "echo \\\"$ROOST_IDEMPOTENCY_KEY\\\" >> %s\"], \"timeout\": \"20s\", "
+             "\"retries\": 0}],",
+             started, done);
+    apply_rollout(&p, hooks, "");
+    rollout_cmd(&p, "start");
+    rollout_cmd(&p, "abort");
+    in = wait_phase(&p, "rolled_back", 10);
+    assert_non_null(in);
+    roost__v1__rollout_info__free_unpacked(in, NULL);
+    deadline = harness_now() + 10;
+    while (file_lines(started, key, sizeof key) == 0 && harness_now() < deadline)
+        sdk_sleep_ms(50);
+    assert_int_equal(file_lines(started, key, sizeof key), 1);
+    assert_non_null(strstr(key, "checkout-v2/"));
+    assert_non_null(strstr(key, "/rollback"));
+
+    /* Killed mid-hook: the rollback was decided, its hook not finished. */
+    assert_int_equal(roostd_stop(&p, SIGKILL), 128 + SIGKILL);
+    assert_int_equal(outbox_rows(&p), 1);
+    assert_true(sdk_roostd_restart(&p));
+
+    /* It runs again, with the same key, and its result is recorded. */
+    snprintf(want, sizeof want, "\"idempotency_key\":\"%s\"", key);
+    deadline = harness_now() + 20;
+    do {
+        history(&p, hist, sizeof hist);
+        if (strstr(hist, want))
+            break;
+        sdk_sleep_ms(200);
+    } while (harness_now() < deadline);
+    assert_non_null(strstr(hist, want));
+    assert_non_null(strstr(hist, "hook rollback"));
+    assert_int_equal(file_lines(started, NULL, 0), 2);
+    assert_true(file_lines_all(started, key));
+    /* The killed roostd's hook process was not its to wait for any more
+     * and may have finished too: one or two completions, never another key. */
+    assert_true(file_lines(done, NULL, 0) >= 1);
+    assert_true(file_lines_all(done, key));
+    assert_true(log_contains(&p, "\"hook_outbox_resumed\""));
+    assert_int_equal(roostd_stop(&p, SIGTERM), 0);
+
+    /* Finished means no longer owed: a third start runs nothing. */
+    assert_int_equal(outbox_rows(&p), 0);
+    assert_true(sdk_roostd_restart(&p));
+    sdk_sleep_ms(1500);
+    assert_int_equal(file_lines(started, NULL, 0), 2);
+    assert_int_equal(roostd_stop(&p, SIGTERM), 0);
+}
+
 /* A TCP listener the probe can reach; closing it makes the probe fail. */
 static int listen_any(int *port)
 {
@@ -444,6 +582,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(no_traffic_pauses_instead_of_failing),
         cmocka_unit_test(roostd_killed_mid_step_resumes_the_same_step),
         cmocka_unit_test(failing_hook_is_retried_and_recorded),
+        cmocka_unit_test(rollback_hook_cut_off_by_a_crash_runs_again_after_restart),
         cmocka_unit_test(probe_going_down_pauses_the_rollout),
         cmocka_unit_test(bad_rollout_documents_are_rejected_with_their_path),
     };
