@@ -331,9 +331,58 @@ roost_status roost_context_set_bool(roost_context *b, const char *key, bool valu
 /* Sets $flagd.timestamp to now (Unix seconds). */
 void roost_context_stamp(roost_context *b);
 void roost_context_set_timestamp(roost_context *b, int64_t unix_seconds);
-/* The context to pass to roost_client_<type>; valid until the next change
- * to b. */
+/* The context to pass to roost_client_<type>: the same pointer for b's
+ * whole life (what it points at changes with b), so it may be fetched once
+ * (a binding does, to save a call per evaluation). Valid until
+ * roost_context_free. */
 const roost_ctx *roost_context_ctx(const roost_context *b);
+
+/* Packed attributes for roost_context_load: a whole map of attributes in
+ * one buffer, so that a binding (Python's ctypes, another FFI) crosses into
+ * C once per context instead of once per attribute. Records follow one
+ * another, each three NUL-terminated fields: a type, a key, a value.
+ *
+ *   "s" key value   a string (any bytes but NUL)
+ *   "n" key number  a number: a decimal integer of at most 2^53 in
+ *                   magnitude ("-42"), a C99 hexadecimal float as
+ *                   printf's %a and Python's float.hex() write it
+ *                   ("0x1.8p+1", "-0x1.999999999999ap-4"; at most 13 hex
+ *                   digits after the point, so the value is exact), "inf",
+ *                   "-inf" or "nan"
+ *   "b" key bool    a boolean: "1" or "0"
+ *
+ * Keys are engine keys as roost_context_set_* take them (dots for nested
+ * objects, '\\' escapes); a key set twice keeps its last value. Example,
+ * {"targetingKey": "u-1", "age": 41, "beta": true}, 3 records, as C
+ * literals (split where a digit follows a NUL):
+ *   "s\0targetingKey\0u-1\0" "n\0age\0" "41\0" "b\0beta\0" "1\0"
+ * Decimal fractions are refused: converting "0.1" exactly needs a correctly
+ * rounded, locale-independent decimal parser; a hexadecimal float is exact
+ * and as cheap to write. */
+#define ROOST_CONTEXT_PACKED_MAX (1u << 20) /* bytes */
+
+/* Replaces everything b holds with the `records` attributes packed in
+ * data[0..len) (above) and sets $flagd.timestamp to now:
+ * roost_context_clear, one roost_context_set_* per record and
+ * roost_context_stamp in one call. Evaluate with roost_context_ctx(b).
+ *
+ * `records` is how many records the caller packed: a key or value with a
+ * NUL inside would shift every field after it, and the count turns that
+ * into an error instead of other attributes (so a binding need not scan
+ * its strings for NULs first; it can fall back to the setters, which
+ * refuse or truncate such strings as they always did).
+ *
+ * The whole buffer is checked before b changes; it is read only within
+ * len, never past it, whatever it holds. Fails with:
+ *   EINVAL  b or data NULL (data may be NULL when len is 0), len over
+ *           ROOST_CONTEXT_PACKED_MAX, a record cut short (the buffer must
+ *           end with the NUL of a value), an unknown type, a number or
+ *           boolean not written as above, not exactly `records` records;
+ *           b is unchanged
+ *   ELIMIT  more than 4096 records; b is unchanged
+ *   ENOMEM  copying the keys and values; b is left empty (cleared)
+ * Not thread-safe, like the setters. */
+roost_status roost_context_load(roost_context *b, const char *data, size_t len, size_t records);
 
 /* -------------------------------------------------------------- outcomes */
 

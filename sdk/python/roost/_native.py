@@ -27,6 +27,12 @@ Three handles to the same library are used on purpose:
   prototype: ctypes pointer objects, bytes, True/False for bools, and
   c_size_t objects for sizes. (Functions taking a double keep their
   prototype: without one, ctypes does not convert Python floats at all.)
+  One exception: roost_context_load's length and record count are plain
+  Python ints, which ctypes passes as C ints; libffi widens integer
+  arguments to the whole register (sign-extending, on x86-64 and arm64
+  alike), so a value below 2**31 arrives as the same size_t, and building
+  two c_size_t objects would cost half the call. The caller keeps both below
+  2**20.
 """
 from __future__ import annotations
 
@@ -355,6 +361,7 @@ _declare(fast, "roost_track", c_int, _client, c_char_p, _ctx, c_char_p, c_double
 #   roost_client_string / _object(client *, key, ctx *, default, buf, size_t cap, details *)
 #   roost_context_clear / _stamp(context *), roost_context_ctx(context *)
 #   roost_context_set_string(context *, key, value), _set_bool(context *, key, bool)
+#   roost_context_load(context *, data, size_t len, size_t records)
 #   roost_route(client *, rollout, ctx *, route_details *)
 #   roost_request_begin(client *, rollout, ctx *, request *, route_details *)
 #   roost_request_end(request *, bool)
@@ -366,6 +373,7 @@ for _name, _restype in (
     ("roost_context_clear", None),
     ("roost_context_stamp", None),
     ("roost_context_ctx", Pointer),
+    ("roost_context_load", c_int),
     ("roost_context_set_string", c_int),
     ("roost_context_set_bool", c_int),
     ("roost_route", c_int),

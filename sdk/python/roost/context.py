@@ -18,13 +18,24 @@ rules match differently than they do in every other SDK.
 
 ``$flagd.timestamp`` is the time the context was built (Context), or the time
 of the evaluation (a mapping, or no context).
+
+A mapping is converted on every evaluation, so that conversion is the part
+written for speed: the attributes are packed into one buffer (three
+NUL-separated fields per attribute: type, key, value) and handed to the C
+SDK in one call, roost_context_load, instead of one call per attribute; a
+ctypes call costs more than the C work it does. Anything the packed form
+does not cover (a NUL in a key or value, an int beyond 2**53, a subclass of
+str, a value that is refused) takes the per-attribute path, which is also
+where every error message comes from, so both paths accept and refuse
+exactly the same contexts. Conversions are not cached: a dict may change
+between two evaluations without any way to notice.
 """
 from __future__ import annotations
 
 import threading
 import time
 from ctypes import ArgumentError, byref, c_void_p
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Set
 
 from . import _native
 from .errors import LimitError, OutOfMemoryError, error_for
@@ -38,8 +49,22 @@ _clear = _hot.roost_context_clear
 _stamp = _hot.roost_context_stamp
 _set_timestamp = _fast.roost_context_set_timestamp
 _ctx_of = _hot.roost_context_ctx
+# roost_context_load(context *, data, size_t len, size_t records), without a
+# prototype: len and records are Python ints below 2**20, passed as C ints
+# (see _native).
+_load = _hot.roost_context_load
 
 MAX_ATTRIBUTES = 4096  # roost_context's limit
+# Numbers packed as decimal integers must convert to a double exactly.
+_EXACT_INT = 2 ** 53
+# roost_context_load refuses longer buffers (ROOST_CONTEXT_PACKED_MAX); the
+# per-attribute path has no such limit.
+_PACKED_MAX = 1 << 20
+# Attribute names known to need no escaping ('.', '\\'), so that packing
+# looks each up once instead of scanning it twice. Bounded: names beyond
+# these are checked every time.
+_plain_keys: Set[str] = set()
+_PLAIN_KEYS_MAX = 10000
 
 
 def _escape(key: str) -> str:
@@ -95,6 +120,62 @@ def _fill(ptr: c_void_p, attributes: Mapping[str, Any], prefix: str = "") -> Non
             _raise_set_failed(rc, key)
 
 
+def _pack(attributes: Mapping[str, Any], parts: List[str], prefix: str = "") -> bool:
+    """Appends the packed fields of every attribute (roost_context_load's
+    format, include/roost/client.h) to parts. False when some attribute
+    needs the per-attribute path (_fill), which then converts or refuses
+    the whole mapping with its own messages.
+
+    Keys seen before are looked up in _plain_keys instead of being checked
+    for characters to escape: services use a handful of attribute names."""
+    for key, value in attributes.items():
+        if key not in _plain_keys:
+            if key.__class__ is not str:
+                return False
+            if "." in key or "\\" in key:
+                key = _escape(key)
+            elif len(_plain_keys) < _PLAIN_KEYS_MAX:
+                _plain_keys.add(key)  # a NUL in it is caught by the record count
+        if prefix:
+            key = prefix + key
+        cls = value.__class__
+        if cls is str:
+            parts += ("s", key, value)
+        elif cls is bool:
+            parts += ("b", key, "1" if value else "0")
+        elif cls is int:
+            if not -_EXACT_INT <= value <= _EXACT_INT:
+                return False
+            parts += ("n", key, str(value))
+        elif cls is float:
+            parts += ("n", key, value.hex())  # exact, unlike a decimal text
+        elif value is None:
+            continue
+        elif cls is dict or isinstance(value, Mapping):
+            if not _pack(value, parts, key + "."):
+                return False
+        else:
+            return False
+    return True
+
+
+def _load_packed(ptr: c_void_p, parts: List[str]) -> bool:
+    """Replaces the native context's attributes with the packed fields in
+    parts and stamps it, in one C call. False, with the context left as it
+    was or empty, when the per-attribute path must do it: roost_context_load
+    refuses the buffer when a key or value holds a NUL (the record count no
+    longer matches) or it is too long. (native_context has its own copy of
+    this, inline.)"""
+    records = len(parts) // 3
+    parts.append("")  # the last value's NUL
+    try:
+        data = "\0".join(parts).encode()
+    except (TypeError, UnicodeEncodeError):  # a key that only compares equal
+        return False                         # to a str; a lone surrogate
+    n = len(data)
+    return n <= _PACKED_MAX and not _load(ptr, data, n, records)
+
+
 def _too_large(key: str, value: Any) -> ValueError:
     return ValueError("evaluation context value %r (%d) is too large for a number" % (key, value))
 
@@ -137,16 +218,26 @@ class Context:
             raise error_for(rc, "roost_context_new: %s" % _native.strerror(rc))
         self._ptr: Optional[c_void_p] = handle
         self._ctx: Optional[c_void_p] = None
-        if attributes:
-            _fill(handle, attributes)
-        if targeting_key is not None:
-            _fill(handle, {"targetingKey": targeting_key})
-        if timestamp is None:
+        # One C call for the whole mapping (it also stamps); the
+        # per-attribute path when it cannot take it.
+        packed = False
+        if attributes and (targeting_key is None or targeting_key.__class__ is str):
+            parts: List[str] = []
+            if _pack(attributes, parts):
+                if targeting_key is not None:
+                    parts += ("s", "targetingKey", targeting_key)
+                packed = _load_packed(handle, parts)
+        if not packed:
+            if attributes:
+                _fill(handle, attributes)
+            if targeting_key is not None:
+                _fill(handle, {"targetingKey": targeting_key})
             _stamp(handle)
-        else:
+        if timestamp is not None:
             _set_timestamp(handle, int(timestamp))
-        # The engine's roost_ctx view that evaluations pass, refreshed after
-        # every change (the C SDK says it is valid until the next one).
+        # The engine's roost_ctx view that evaluations pass (the C SDK keeps
+        # it at one address for the context's life; the setters below
+        # refresh it all the same).
         self._ctx = _ctx_of(handle)
 
     def set(self, key: str, value: Any) -> "Context":
@@ -197,11 +288,16 @@ class _Scratch(threading.local):
 
     A mapping is converted into the calling thread's scratch context on each
     evaluation (cleared, stamped, filled), so no native memory is allocated
-    per call and no two threads share one.
+    per call once it has grown to the thread's contexts, and no two threads
+    share one.
     """
 
     def __init__(self) -> None:
         self.ctx = Context()
+        # The native context and its roost_ctx view, which the C SDK keeps
+        # at the same address for the context's life: one thread-local
+        # lookup per evaluation gets both.
+        self.load = (self.ctx._ptr, self.ctx._ctx)
 
 
 _scratch = _Scratch()
@@ -217,10 +313,55 @@ _empty_until = 0.0
 
 def native_context(context: Any) -> Optional[c_void_p]:
     """The roost_ctx pointer to evaluate `context` with. (Callers test for a
-    Context themselves: that is the path that must cost nothing.)"""
+    Context themselves: that is the path that must cost nothing.)
+
+    A mapping is packed and loaded in one C call. The top level of _pack and
+    _load_packed is written out here: a Python call costs about 50 ns, and
+    this runs on every evaluation with a dict."""
     global _empty_until
     if context.__class__ is dict or (context is not None and not isinstance(context, Context)
                                      and isinstance(context, Mapping)):
+        parts: List[str] = []
+        for key, value in context.items():
+            if key not in _plain_keys:
+                if key.__class__ is not str:
+                    break
+                if "." in key or "\\" in key:
+                    key = _escape(key)
+                elif len(_plain_keys) < _PLAIN_KEYS_MAX:
+                    _plain_keys.add(key)
+            cls = value.__class__
+            if cls is str:
+                parts += ("s", key, value)
+            elif cls is bool:
+                parts += ("b", key, "1" if value else "0")
+            elif cls is int:
+                if not -_EXACT_INT <= value <= _EXACT_INT:
+                    break
+                parts += ("n", key, str(value))
+            elif cls is float:
+                parts += ("n", key, value.hex())
+            elif value is None:
+                continue
+            elif cls is dict or isinstance(value, Mapping):
+                if not _pack(value, parts, key + "."):
+                    break
+            else:
+                break
+        else:
+            records = len(parts) // 3
+            parts.append("")
+            try:
+                data = "\0".join(parts).encode()
+            except (TypeError, UnicodeEncodeError):
+                pass
+            else:
+                n = len(data)
+                ptr, ctx = _scratch.load
+                if n <= _PACKED_MAX and not _load(ptr, data, n, records):
+                    return ctx
+        # The per-attribute path: what the packed form cannot carry, and
+        # every error message.
         ptr = _scratch.ctx._ptr
         _clear(ptr)
         _stamp(ptr)
