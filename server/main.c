@@ -15,6 +15,7 @@
 #include "experiments.h"
 #include "rollouts.h"
 #include "log.h"
+#include "recompile.h"
 #include "roost/version.h"
 #include "roostd.h"
 
@@ -305,6 +306,27 @@ static int run(struct roostd *d)
     if (hub_create(d->store, &ho, &d->hub, &err) != ROOST_OK) {
         store_close(d->store);
         return fail("startup_failed", &err);
+    }
+    {
+        /* Before the evaluator loads the images and before any client can
+         * see one: an image format this engine cannot run is compiled again
+         * from its source (an upgrade), rather than its flag going missing. */
+        struct recompile_result rr;
+        if (recompile_stored(d->store, d->hub, &rr, &err) != ROOST_OK) {
+            hub_destroy(d->hub);
+            store_close(d->store);
+            return fail("startup_failed", &err);
+        }
+        if (rr.flags || rr.experiments || rr.failed) {
+            struct log_line l;
+            log_begin(&l, rr.failed ? LOG_WARN : LOG_INFO, "programs_recompiled");
+            log_u64(&l, "flags", rr.flags);
+            log_u64(&l, "experiments", rr.experiments);
+            log_u64(&l, "failed", rr.failed);
+            log_u64(&l, "image_version", ROOST_IMAGE_VERSION);
+            log_u64(&l, "revision", store_revision(d->store));
+            log_end(&l);
+        }
     }
     if (evaluator_create(d->store, &d->evaluator, &err) != ROOST_OK) {
         hub_destroy(d->hub);
