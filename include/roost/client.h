@@ -308,6 +308,18 @@ size_t roost_client_object(roost_client *c, const char *key, const roost_ctx *ct
                            const char *default_json, char *buf, size_t cap,
                            roost_details *details);
 
+/* The flag's metadata in the configuration being served (flag-set metadata
+ * merged with the flag's own, the flag's winning, as flagd merges them), as
+ * a JSON object text: {"team":"web","version":3}. Copied into buf[0..cap)
+ * and NUL-terminated; *len (may be NULL) gets the full length, so *len >=
+ * cap means it was cut: call again with more room. Without metadata the
+ * text is {}. ENOTFOUND when the configuration has no such flag (or there
+ * is no configuration yet), EINVAL for a NULL client, key or len/buf misuse
+ * (buf NULL with cap > 0). Like evaluation, it never blocks on the sync
+ * thread and never allocates. */
+roost_status roost_client_flag_metadata(roost_client *c, const char *key, char *buf, size_t cap,
+                                        size_t *len, roost_error *err);
+
 /* --------------------------------------------------- evaluation context */
 
 /* An evaluation context that owns copies of its keys and values (the

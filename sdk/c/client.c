@@ -707,6 +707,102 @@ size_t roost_client_object(roost_client *c, const char *key, const roost_ctx *ct
     return len;
 }
 
+/* ---- flag metadata ------------------------------------------------------ */
+
+/* A bounded JSON writer: counts every byte it would write, stores those
+ * that fit, so one pass gives both the text and its full length. */
+struct json_out {
+    char *buf;
+    size_t cap, len;
+};
+
+static void jo_bytes(struct json_out *o, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++, o->len++)
+        if (o->len + 1 < o->cap)
+            o->buf[o->len] = p[i];
+}
+
+static void jo_string(struct json_out *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    jo_bytes(o, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            char e[2] = {'\\', (char)ch};
+            jo_bytes(o, e, 2);
+        } else if (ch < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            jo_bytes(o, e, 6);
+        } else {
+            jo_bytes(o, (const char *)&ch, 1);
+        }
+    }
+    jo_bytes(o, "\"", 1);
+}
+
+roost_status roost_client_flag_metadata(roost_client *c, const char *key, char *buf, size_t cap,
+                                        size_t *len, roost_error *err)
+{
+    struct json_out o = {buf, cap, 0};
+    struct eval_scope e;
+    size_t n;
+
+    if (!c || !key || (!buf && cap))
+        return roost_error_set(err, ROOST_EINVAL,
+                               "roost_client_flag_metadata: NULL client or key, or NULL buf "
+                               "with cap > 0");
+    eval_enter(c, key, &e);
+    if (!e.f) {
+        eval_leave(c, &e);
+        return roost_error_set(err, ROOST_ENOTFOUND,
+                               e.s ? "flag '%s' is not in the configuration (revision %llu)"
+                                   : "flag '%s': the client has no configuration yet",
+                               key, (unsigned long long)(e.s ? e.s->revision : 0));
+    }
+    /* Under the hazard slot: the entries point into the snapshot. */
+    n = roost_flag_metadata_count(e.f);
+    jo_bytes(&o, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        roost_metadata m;
+        char num[32];
+        int k;
+
+        if (!roost_flag_metadata_get(e.f, i, &m))
+            break;
+        if (i)
+            jo_bytes(&o, ",", 1);
+        jo_string(&o, m.key, m.key_len);
+        jo_bytes(&o, ":", 1);
+        switch (m.type) {
+        case ROOST_VALUE_BOOLEAN:
+            jo_bytes(&o, m.boolean ? "true" : "false", m.boolean ? 4 : 5);
+            break;
+        case ROOST_VALUE_STRING:
+            jo_string(&o, m.string, m.string_len);
+            break;
+        default:
+            /* Metadata numbers come from JSON, so they are finite. The
+             * shortest of 15 or 17 digits that reads back as the same
+             * double: 0.1, not 0.10000000000000001. */
+            k = snprintf(num, sizeof num, "%.15g", m.number);
+            if (strtod(num, NULL) != m.number)
+                k = snprintf(num, sizeof num, "%.17g", m.number);
+            jo_bytes(&o, num, k > 0 ? (size_t)k : 0);
+            break;
+        }
+    }
+    jo_bytes(&o, "}", 1);
+    eval_leave(c, &e);
+    if (cap)
+        buf[o.len < cap ? o.len : cap - 1] = '\0';
+    if (len)
+        *len = o.len;
+    return ROOST_OK;
+}
+
 /* ---- outcomes ----------------------------------------------------------- */
 
 roost_status roost_series_get(roost_client *c, roost_scope_kind kind, const char *scope,

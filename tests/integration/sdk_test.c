@@ -100,6 +100,54 @@ static void client_is_ready_within_a_second_of_start(void **state)
     sdk_events_destroy(&rec);
 }
 
+/* Flag metadata as flagd merges it (the flag's own wins over the set's),
+ * as JSON text, cut like strings when the buffer is short. */
+static void flag_metadata_is_handed_out_as_json(void **state)
+{
+    struct roostd_proc p = {0};
+    struct sdk_events rec;
+    roost_client *c;
+    roost_error err;
+    char buf[256];
+    size_t len;
+    const char *want = "{\"boolean\":true,\"float\":0.1,\"integer\":2,\"owner\":\"web \\\"team\\\"\","
+                       "\"string\":\"1.0.2\"}";
+
+    (void)state;
+    sdk_events_init(&rec);
+    assert_true(roostd_start(&p));
+    assert_true(sdk_apply_document(
+                    &p, "{\"metadata\": {\"owner\": \"web \\\"team\\\"\", \"string\": \"set\"},"
+                        " \"flags\": {\"m\": {\"state\": \"ENABLED\", \"variants\": {\"on\": true},"
+                        " \"defaultVariant\": \"on\", \"metadata\": {\"string\": \"1.0.2\","
+                        " \"integer\": 2, \"boolean\": true, \"float\": 0.1}},"
+                        " \"plain\": {\"state\": \"ENABLED\", \"variants\": {\"on\": true},"
+                        " \"defaultVariant\": \"on\"}}}") > 0);
+    c = client_for(&p, &rec, NULL);
+    assert_int_equal(roost_client_wait_ready(c, 2000), ROOST_OK);
+
+    assert_int_equal(roost_client_flag_metadata(c, "m", buf, sizeof buf, &len, &err), ROOST_OK);
+    assert_string_equal(buf, want);
+    assert_int_equal(len, strlen(want));
+    /* The set's metadata reaches a flag without its own. */
+    assert_int_equal(roost_client_flag_metadata(c, "plain", buf, sizeof buf, &len, &err), ROOST_OK);
+    assert_string_equal(buf, "{\"owner\":\"web \\\"team\\\"\",\"string\":\"set\"}");
+    /* Too small: cut and NUL-terminated, the full length returned. */
+    assert_int_equal(roost_client_flag_metadata(c, "m", buf, 5, &len, &err), ROOST_OK);
+    assert_string_equal(buf, "{\"bo");
+    assert_int_equal(len, strlen(want));
+    assert_int_equal(roost_client_flag_metadata(c, "m", NULL, 0, &len, &err), ROOST_OK);
+    assert_int_equal(len, strlen(want));
+    assert_int_equal(roost_client_flag_metadata(c, "no-such-flag", buf, sizeof buf, &len, &err),
+                     ROOST_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "no-such-flag"));
+    assert_int_equal(roost_client_flag_metadata(c, "m", NULL, 4, &len, &err), ROOST_EINVAL);
+
+    assert_int_equal(roost_client_close(c, NULL), ROOST_OK);
+    assert_int_equal(roostd_stop(&p, SIGTERM), 0);
+    sdk_events_destroy(&rec);
+}
+
 static void a_change_reaches_the_client_with_its_key(void **state)
 {
     struct roostd_proc p = {0};
@@ -573,6 +621,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(client_is_ready_within_a_second_of_start),
+        cmocka_unit_test(flag_metadata_is_handed_out_as_json),
         cmocka_unit_test(a_change_reaches_the_client_with_its_key),
         cmocka_unit_test(roostd_stopped_makes_the_client_stale_and_evaluations_continue),
         cmocka_unit_test(new_process_with_roostd_down_serves_the_cache),

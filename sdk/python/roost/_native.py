@@ -334,6 +334,8 @@ _declare(fast, "roost_client_get_state", c_int, _client)
 _declare(fast, "roost_client_revision", c_uint64, _client)
 _declare(fast, "roost_client_id", c_char_p, _client)
 _declare(fast, "roost_client_get_stats", None, _client, POINTER(Stats))
+_declare(fast, "roost_client_flag_metadata", c_int, _client, c_char_p, ctypes.c_char_p,
+         c_size_t, POINTER(c_size_t), _err)
 _declare(fast, "roost_client_int", c_int64, _client, c_char_p, _ctx, c_int64, _details)
 _declare(fast, "roost_client_float", c_double, _client, c_char_p, _ctx, c_double, _details)
 _declare(fast, "roost_context_new", c_int, c_size_t, c_size_t, POINTER(c_void_p))

@@ -37,7 +37,8 @@ import threading
 import time
 import weakref
 from ctypes import byref, c_size_t, c_void_p, create_string_buffer
-from typing import Any, Callable, Iterable, Mapping, Optional, TypeVar, Union, cast, overload
+from typing import (Any, Callable, Dict, Iterable, Mapping, Optional, TypeVar, Union, cast,
+                    overload)
 
 from . import _native
 from ._events import Dispatcher, Handler, event_type, in_sdk_callback
@@ -636,6 +637,30 @@ class Client:
             return cast(F, run)
 
         return decorate
+
+    def flag_metadata(self, key: str) -> Dict[str, Union[bool, str, int, float]]:
+        """Flag `key`'s metadata in the configuration being served: the flag
+        set's metadata merged with the flag's own (the flag's wins), as flagd
+        merges them ({} when there is none). Raises NotFoundError when the
+        configuration has no such flag or there is no configuration yet."""
+        try:
+            k = key.encode()
+        except AttributeError:
+            raise _key_error(key) from None
+        err = _native.Error()
+        n = c_size_t(0)
+        cap = 256
+        while True:
+            buf = create_string_buffer(cap)
+            rc = _fast.roost_client_flag_metadata(self._handle, k, buf, cap, byref(n), byref(err))
+            if rc and not self._handle:
+                raise ClientClosedError("the client for %s is closed" % self._address)
+            if rc:
+                raise error_for(rc, err.msg.decode("utf-8", "replace"))
+            if n.value < cap:
+                return cast(Dict[str, Union[bool, str, int, float]],
+                            json.loads(buf.raw[:n.value].decode("utf-8", "replace")))
+            cap = n.value + 1  # the configuration may change in between: loop
 
     def rollout_status(self, name: str) -> RolloutStatus:
         """Rollout `name` as the client holds it. Raises NotFoundError (no

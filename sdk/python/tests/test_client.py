@@ -81,6 +81,14 @@ def test_every_type_evaluates_with_its_variant_and_reason(client: roost.Client) 
     assert d.variant == "grid" and d.value["columns"] == 3
 
 
+def test_flag_metadata_is_a_dict_and_an_unknown_flag_is_not_found(client: roost.Client) -> None:
+    assert client.flag_metadata("banner") == {}
+    with pytest.raises(roost.NotFoundError, match="no-such-flag"):
+        client.flag_metadata("no-such-flag")
+    with pytest.raises(TypeError, match="flag key must be a str"):
+        client.flag_metadata(3)  # type: ignore[arg-type]
+
+
 def test_errors_give_the_default_and_say_why(client: roost.Client) -> None:
     d = client.string_details("no-such-flag", "fallback")
     assert (d.value, d.variant, d.reason, d.error_code) == (
