@@ -16,23 +16,10 @@
 #include "server/rollout/hooks.h"
 #include "test_http_server.h"
 #include "testmain.h"
+#include "testutil.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
 
 /* A hook running `/bin/sh -c script`. The hook itself runs without a
  * shell; the test programs are shell scripts for brevity. */
@@ -111,12 +98,12 @@ static bool process_dead(pid_t pid)
 
 static bool wait_dead(pid_t pid, double seconds)
 {
-    double deadline = now_s() + seconds;
+    double deadline = test_now_s() + seconds;
 
-    while (now_s() < deadline) {
+    while (test_now_s() < deadline) {
         if (process_dead(pid))
             return true;
-        sleep_ms(10);
+        test_sleep_ms(10);
     }
     return process_dead(pid);
 }
@@ -450,13 +437,13 @@ static void exec_hook_timeout_kills_the_process_group(void **state)
      * pids, and waits: only a process-group kill ends both. */
     struct hook_spec h = sh_hook("sleep 30 & echo $$ $!; wait", 300, 1);
     struct hook_result r;
-    double start = now_s(), took;
+    double start = test_now_s(), took;
     int shell = 0, child = 0;
     char expect[200];
 
     (void)state;
     hook_run(&h, "r", "rollback", "{}", "k", &r);
-    took = now_s() - start;
+    took = test_now_s() - start;
     assert_false(r.ok);
     assert_int_equal(r.attempts, 2);
     assert_int_equal(r.exit_status, -1);
@@ -681,7 +668,7 @@ static void http_hook_timeout_bounds_each_attempt(void **state)
     struct ths *s = ths_start();
     struct hook_spec h = http_hook(ths_port(s), "/slow", 200, 1);
     struct hook_result r;
-    double start = now_s();
+    double start = test_now_s();
     char expect[256];
 
     (void)state;
@@ -690,7 +677,7 @@ static void http_hook_timeout_bounds_each_attempt(void **state)
     assert_false(r.ok);
     assert_int_equal(r.attempts, 2);
     assert_int_equal(r.http_status, 0);
-    assert_true(now_s() - start < 1.0);
+    assert_true(test_now_s() - start < 1.0);
     snprintf(expect, sizeof expect,
              "no answer from http://127.0.0.1:%d/slow within 200 ms after 2 attempts",
              ths_port(s));

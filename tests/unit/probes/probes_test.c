@@ -22,24 +22,11 @@
 #include "server/rollout/probes.h"
 #include "test_http_server.h"
 #include "testmain.h"
+#include "testutil.h"
 #include "tests/integration/harness.h"
 
 /* ---- helpers ----------------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
 
 /* Every on_change call, in order. */
 #define MAX_EVENTS 256
@@ -85,7 +72,7 @@ static void recorder_free(struct recorder *r)
 static long wait_event(struct recorder *r, size_t *from, const char *name, enum probe_state state,
                        enum probe_circuit circuit, double seconds)
 {
-    double deadline = now_s() + seconds;
+    double deadline = test_now_s() + seconds;
     long found = -1;
 
     pthread_mutex_lock(&r->mu);
@@ -96,7 +83,7 @@ static long wait_event(struct recorder *r, size_t *from, const char *name, enum 
                 r->ev[i].circuit == circuit)
                 found = (long)i;
         }
-        if (found >= 0 || now_s() >= deadline)
+        if (found >= 0 || test_now_s() >= deadline)
             break;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 20 * 1000000L;
@@ -153,12 +140,12 @@ static struct probe_status status_of(struct prober *p, const char *name)
 /* Waits until the probe has ended at least `checks` checks. */
 static bool wait_checks(struct prober *p, const char *name, uint64_t checks, double seconds)
 {
-    double deadline = now_s() + seconds;
+    double deadline = test_now_s() + seconds;
 
-    while (now_s() < deadline) {
+    while (test_now_s() < deadline) {
         if (status_of(p, name).checks >= checks)
             return true;
-        sleep_ms(10);
+        test_sleep_ms(10);
     }
     return false;
 }
@@ -783,15 +770,15 @@ static void hanging_dependency_does_not_delay_other_probes(void **state)
     s[2] = spec_http("fast", ths_port(srv), "/", 25, 1000);
     set_probes(p, s, 3);
     assert_true(wait_checks(p, "fast", 2, 5));
-    t0 = now_s();
+    t0 = test_now_s();
     before = ths_count(srv);
-    sleep_ms(1000);
+    test_sleep_ms(1000);
     after = ths_count(srv);
     /* About 40 checks in a second; a prober held up by the hanging checks
      * would manage none. Demand an eighth, for loaded machines. */
     if (after - before < 5)
         fail_msg("only %d checks of the fast probe in %.2f s while others hung", after - before,
-                 now_s() - t0);
+                 test_now_s() - t0);
     /* The hanging checks are still in flight: none has ended. */
     assert_int_equal(status_of(p, "hanging-http").checks, 0);
     assert_int_equal(status_of(p, "hanging-grpc").checks, 0);
@@ -880,11 +867,11 @@ static void prober_destroy_is_prompt_with_checks_in_flight(void **state)
     s[0] = spec_http("hanging-http", hang_port, "/", 60000, 30000);
     s[1] = spec_grpc("hanging-grpc", hang, NULL, 60000, 30000);
     set_probes(p, s, 2);
-    sleep_ms(200); /* both checks are in flight */
-    t0 = now_s();
+    test_sleep_ms(200); /* both checks are in flight */
+    t0 = test_now_s();
     prober_destroy(p);
-    if (now_s() - t0 > 1.0)
-        fail_msg("prober_destroy took %.2f s", now_s() - t0);
+    if (test_now_s() - t0 > 1.0)
+        fail_msg("prober_destroy took %.2f s", test_now_s() - t0);
     close(hang_fd);
     free_specs(s, 2);
 }

@@ -19,6 +19,7 @@
 #include "server/rollouts.h"
 #include "server/store.h"
 #include "testmain.h"
+#include "testutil.h"
 
 #define NAME "checkout-v2"
 #define NHOOKS 16 /* ROLLOUT_MAX_HOOKS: each decision schedules 16 runs */
@@ -31,20 +32,6 @@ struct fixture {
     struct rollouts *r;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    nanosleep(&ts, NULL);
-}
 
 /* A pause until promoted, so that nothing but the test's commands moves
  * the rollout; every hook listens to every decision. */
@@ -194,18 +181,18 @@ static size_t key_lines(struct fixture *f, bool *dup)
  * each, were recorded, and left the outbox. */
 static void wait_all_delivered(struct fixture *f, double timeout_s)
 {
-    double deadline = now_s() + timeout_s;
+    double deadline = test_now_s() + timeout_s;
     size_t hooks = 0, others = 0, lines = 0;
     uint64_t rows = 0;
     bool dup = false;
 
-    while (now_s() < deadline) {
+    while (test_now_s() < deadline) {
         count_decisions(f, &hooks, &others);
         lines = key_lines(f, &dup);
         rows = outbox_rows(f);
         if (others > 0 && hooks == others * NHOOKS && lines == hooks && rows == 0)
             break;
-        sleep_ms(100);
+        test_sleep_ms(100);
     }
     if (!(others > 0 && hooks == others * NHOOKS && lines == hooks && rows == 0))
         fail_msg("after %.0f s: %zu decisions, %zu hook results (want %zu), %zu runs, %llu "

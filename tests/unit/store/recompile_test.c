@@ -13,6 +13,7 @@
 #include "server/resources.h"
 #include "server/store.h"
 #include "testmain.h"
+#include "testutil.h"
 
 static const char DOC[] =
     "{\"metadata\": {\"flagSetId\": \"shop\", \"team\": \"web\"},"
@@ -37,20 +38,14 @@ static char dir[256];
 
 static int make_dir(void **state)
 {
-    const char *base = getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
-
     (void)state;
-    snprintf(dir, sizeof dir, "%s/roost-recompile-XXXXXX", base);
-    return mkdtemp(dir) ? 0 : -1;
+    return test_mkdtemp(dir, sizeof dir, "roost-recompile");
 }
 
 static int remove_dir(void **state)
 {
-    char cmd[300];
-
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(dir);
 }
 
 static struct store *open_store(void)

@@ -7,25 +7,20 @@
 #include "server/flags.h"
 #include "server/store.h"
 #include "testmain.h"
+#include "testutil.h"
 
 static char dir[256];
 
 static int make_dir(void **state)
 {
-    const char *base = getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
-
     (void)state;
-    snprintf(dir, sizeof dir, "%s/roost-store-XXXXXX", base);
-    return mkdtemp(dir) ? 0 : -1;
+    return test_mkdtemp(dir, sizeof dir, "roost-store");
 }
 
 static int remove_dir(void **state)
 {
-    char cmd[300];
-
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_rmtree(dir);
 }
 
 static struct store *open_store(uint64_t keep)
