@@ -164,6 +164,26 @@ static void result_init(struct rollout_check_result *r, const struct check_input
     r->to_ms = in->to_ms;
 }
 
+/* Rule 2: no canary samples at all is judged by the check's noData policy,
+ * not by its rule. */
+static void no_data_verdict(const struct rollout_check *c, struct rollout_check_result *r)
+{
+    r->no_data = true;
+    switch (c->no_data) {
+    case ROLLOUT_NO_DATA_PAUSE:
+        r->verdict = ROLLOUT_VERDICT_INCONCLUSIVE;
+        break;
+    case ROLLOUT_NO_DATA_FAIL:
+        r->verdict = ROLLOUT_VERDICT_FAILED;
+        break;
+    case ROLLOUT_NO_DATA_IGNORE:
+        r->verdict = ROLLOUT_VERDICT_PASSED;
+        break;
+    }
+    rollout_fmt(r->text, sizeof r->text, "%s: no canary traffic (noData: %s)", c->name,
+                rollout_no_data_name(c->no_data));
+}
+
 /* Rules 1-3 for the canary window. Returns true when they decided. */
 static bool common_rules(const struct rollout_check *c, const struct rollout_window *w,
                          struct rollout_check_result *r)
@@ -176,20 +196,7 @@ static bool common_rules(const struct rollout_check *c, const struct rollout_win
     }
     r->canary_samples = w->count;
     if (w->count == 0) {
-        r->no_data = true;
-        switch (c->no_data) {
-        case ROLLOUT_NO_DATA_PAUSE:
-            r->verdict = ROLLOUT_VERDICT_INCONCLUSIVE;
-            break;
-        case ROLLOUT_NO_DATA_FAIL:
-            r->verdict = ROLLOUT_VERDICT_FAILED;
-            break;
-        case ROLLOUT_NO_DATA_IGNORE:
-            r->verdict = ROLLOUT_VERDICT_PASSED;
-            break;
-        }
-        rollout_fmt(r->text, sizeof r->text, "%s: no canary traffic (noData: %s)", c->name,
-                 rollout_no_data_name(c->no_data));
+        no_data_verdict(c, r);
         return true;
     }
     if (w->count < c->min_samples) {
@@ -675,12 +682,7 @@ static void eval_rate_ratio(const struct rollout_check *c, size_t i, const struc
     if (n->compare_p[i] <= c->alpha) {
         r->verdict = ROLLOUT_VERDICT_FAILED;
     } else if (ev->w_canary_n == 0) {
-        r->no_data = true;
-        r->verdict = c->no_data == ROLLOUT_NO_DATA_PAUSE  ? ROLLOUT_VERDICT_INCONCLUSIVE
-                     : c->no_data == ROLLOUT_NO_DATA_FAIL ? ROLLOUT_VERDICT_FAILED
-                                                          : ROLLOUT_VERDICT_PASSED;
-        rollout_fmt(r->text, sizeof r->text, "%s: no canary traffic (noData: %s)", c->name,
-                    rollout_no_data_name(c->no_data));
+        no_data_verdict(c, r);
         return;
     } else if (ev->w_canary_n < c->min_samples || ev->w_baseline_n < c->min_samples) {
         /* Passing needs minSamples at this weight. */
@@ -727,12 +729,7 @@ static void eval_burn(const struct rollout_check *c, const struct check_inputs *
     }
     r->canary_samples = in->burn_short[0]->count;
     if (!any_data) {
-        r->no_data = true;
-        r->verdict = c->no_data == ROLLOUT_NO_DATA_PAUSE  ? ROLLOUT_VERDICT_INCONCLUSIVE
-                     : c->no_data == ROLLOUT_NO_DATA_FAIL ? ROLLOUT_VERDICT_FAILED
-                                                          : ROLLOUT_VERDICT_PASSED;
-        rollout_fmt(r->text, sizeof r->text, "%s: no canary traffic (noData: %s)", c->name,
-                 rollout_no_data_name(c->no_data));
+        no_data_verdict(c, r);
         return;
     }
     for (size_t i = 0; i < c->nwindows; i++) {
