@@ -414,6 +414,14 @@ static void run_job(struct rollouts *r, struct hook_job *j)
         details = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
     }
+    /* A confirm-promotion hook is a gate: its yes promotes. Before the
+     * result is recorded, which is what takes the run out of the outbox: a
+     * crash in between repeats the hook (its second yes finds the rollout
+     * promoted), where the other order could lose the promotion. */
+    if (res.ok && j->event == HOOK_CONFIRM_PROMOTION &&
+        rollouts_command(r, j->rollout, "promote", "hook", "confirm-promotion hook said yes",
+                         &err) != ROOST_OK)
+        log_error("confirm_promotion_not_applied", j->rollout, err.msg);
     record_note(r, j->rollout, "controller", "hook", summary, details ? details : "{}", j->seq);
     cJSON_free(details);
     {
@@ -428,11 +436,6 @@ static void run_job(struct rollouts *r, struct hook_job *j)
         log_str(&l, "detail", res.detail);
         log_end(&l);
     }
-    /* A confirm-promotion hook is a gate: its yes promotes. */
-    if (res.ok && j->event == HOOK_CONFIRM_PROMOTION &&
-        rollouts_command(r, j->rollout, "promote", "hook", "confirm-promotion hook said yes",
-                         &err) != ROOST_OK)
-        log_error("confirm_promotion_not_applied", j->rollout, err.msg);
     rollout_spec_free(spec);
     free(spec);
 }

@@ -35,27 +35,16 @@ struct fixture {
 
 /* A pause until promoted, so that nothing but the test's commands moves
  * the rollout; every hook listens to every decision. */
-static void put_rollout(struct fixture *f, const char *script)
+static void put_rollout_spec(struct fixture *f, const char *spec)
 {
     Roost__Storage__V1__RolloutRecord rec = ROOST__STORAGE__V1__ROLLOUT_RECORD__INIT;
     Roost__V1__Rollout view = ROOST__V1__ROLLOUT__INIT;
     struct rollout_state rs;
     uint8_t state[ROLLOUT_STATE_ENCODED_MAX];
-    static char spec[16384];
-    size_t slen, n;
+    size_t slen;
     struct store_txn t;
     roost_error err;
 
-    n = (size_t)snprintf(spec, sizeof spec,
-                         "{\"service\": \"checkout\", \"baseline\": \"v1\", \"canary\": \"v2\", "
-                         "\"steps\": [{\"pause\": {}}, {\"setWeight\": 100}], \"hooks\": [");
-    for (int i = 0; i < NHOOKS; i++)
-        n += (size_t)snprintf(spec + n, sizeof spec - n,
-                              "%s{\"on\": [\"event\"], \"exec\": [\"/bin/sh\", \"-c\", "
-                              "\"%s echo \\\"$ROOST_IDEMPOTENCY_KEY\\\" >> %s\"], "
-                              "\"retries\": 0}",
-                              i ? ", " : "", script, f->keys);
-    snprintf(spec + n, sizeof spec - n, "]}");
     rollout_state_init(&rs);
     assert_int_equal(rollout_state_encode(&rs, state, sizeof state, &slen, &err), ROOST_OK);
     view.name = NAME;
@@ -76,6 +65,24 @@ static void put_rollout(struct fixture *f, const char *script)
     assert_int_equal(store_commit(&t, &err), ROOST_OK);
 }
 
+static void put_rollout(struct fixture *f, const char *script)
+{
+    static char spec[16384];
+    size_t n;
+
+    n = (size_t)snprintf(spec, sizeof spec,
+                         "{\"service\": \"checkout\", \"baseline\": \"v1\", \"canary\": \"v2\", "
+                         "\"steps\": [{\"pause\": {}}, {\"setWeight\": 100}], \"hooks\": [");
+    for (int i = 0; i < NHOOKS; i++)
+        n += (size_t)snprintf(spec + n, sizeof spec - n,
+                              "%s{\"on\": [\"event\"], \"exec\": [\"/bin/sh\", \"-c\", "
+                              "\"%s echo \\\"$ROOST_IDEMPOTENCY_KEY\\\" >> %s\"], "
+                              "\"retries\": 0}",
+                              i ? ", " : "", script, f->keys);
+    snprintf(spec + n, sizeof spec - n, "]}");
+    put_rollout_spec(f, spec);
+}
+
 static void open_fixture(struct fixture *f, const char *script)
 {
     const char *base = getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp";
@@ -89,7 +96,8 @@ static void open_fixture(struct fixture *f, const char *script)
     snprintf(f->keys, sizeof f->keys, "%s/keys", f->dir);
     assert_int_equal(store_open(f->dir, &so, &f->st, &err), ROOST_OK);
     assert_int_equal(hub_create(f->st, &ho, &f->hub, &err), ROOST_OK);
-    put_rollout(f, script);
+    if (script)
+        put_rollout(f, script);
 }
 
 static void start_controller(struct fixture *f, size_t window, int64_t drain_ms)
@@ -243,11 +251,74 @@ static void hooks_not_started_at_shutdown_run_at_the_next_start(void **state)
     close_fixture(&f);
 }
 
+static bool phase_is(struct fixture *f, const char *phase)
+{
+    Roost__Storage__V1__RolloutRecord *rec = NULL;
+    struct store_txn t;
+    roost_error err;
+    bool is;
+
+    assert_int_equal(store_begin(f->st, false, &t, &err), ROOST_OK);
+    assert_int_equal(resources_get_rollout(&t, NAME, &rec, &err), ROOST_OK);
+    is = rec->view && strcmp(rec->view->phase, phase) == 0;
+    roost__storage__v1__rollout_record__free_unpacked(rec, NULL);
+    store_abort(&t);
+    return is;
+}
+
+/* The gate's yes promotes, and the promotion is recorded before the hook's
+ * result: once the row leaves the outbox nothing is owed, so a crash in
+ * between can repeat the hook (a second yes finds the rollout promoted),
+ * never lose the promotion. */
+static void a_confirm_promotion_hook_that_says_yes_promotes(void **state)
+{
+    static char spec[2048];
+    struct fixture f;
+    Roost__V1__Decision **d = NULL;
+    size_t n = 0;
+    uint64_t promoted_at = 0, hook_at = 0;
+    double deadline;
+    roost_error err;
+
+    (void)state;
+    open_fixture(&f, NULL);
+    snprintf(spec, sizeof spec,
+             "{\"service\": \"checkout\", \"baseline\": \"v1\", \"canary\": \"v2\", "
+             "\"steps\": [{\"setWeight\": 50}, {\"setWeight\": 100}], \"promotion\": {\"requireConfirmation\": true}, "
+             "\"hooks\": [{\"on\": [\"confirm-promotion\"], \"exec\": [\"/bin/sh\", \"-c\", "
+             "\"echo \\\"$ROOST_IDEMPOTENCY_KEY\\\" >> %s\"], \"retries\": 0}]}",
+             f.keys);
+    put_rollout_spec(&f, spec);
+    start_controller(&f, 4, -1);
+    command(&f, "start");
+    deadline = test_now_s() + 30;
+    while (!(phase_is(&f, "promoted") && outbox_rows(&f) == 0) && test_now_s() < deadline)
+        test_sleep_ms(50);
+    assert_true(phase_is(&f, "promoted"));
+    assert_int_equal(outbox_rows(&f), 0);
+    assert_int_equal(rollouts_history(f.st, NAME, 1000, 0, &d, &n, &err), ROOST_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(d[i]->kind, "hook") == 0 && strstr(d[i]->summary, "confirm-promotion"))
+            hook_at = d[i]->seq;
+        if (strcmp(d[i]->actor, "hook") == 0 && strstr(d[i]->summary, "promot"))
+            promoted_at = d[i]->seq;
+    }
+    if (!hook_at || !promoted_at)
+        fail_msg("history of %zu decisions lacks the hook's result (%llu) or the promotion (%llu)",
+                 n, (unsigned long long)hook_at, (unsigned long long)promoted_at);
+    assert_true(promoted_at < hook_at);
+    for (size_t i = 0; i < n; i++)
+        roost__v1__decision__free_unpacked(d[i], NULL);
+    free(d);
+    close_fixture(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_window_keeps_every_hook_until_a_worker_is_free),
         cmocka_unit_test(hooks_not_started_at_shutdown_run_at_the_next_start),
+        cmocka_unit_test(a_confirm_promotion_hook_that_says_yes_promotes),
     };
     int rc;
 
