@@ -157,6 +157,14 @@ static void admin_status(void *ctx, const struct rpc_request *req, struct rpc_re
     out.applies = atomic_load(&d->applies);
     out.data_dir = (char *)d->cfg.data_dir;
     {
+        struct store_txn t;
+        roost_error err;
+        if (store_begin(d->store, false, &t, &err) == ROOST_OK) {
+            out.hooks_pending = store_table_entries(&t, TBL_HOOK_OUTBOX);
+            store_abort(&t);
+        }
+    }
+    {
         struct probe_status ps[64];
         Roost__V1__ProbeStatus pm[64], *pp[64];
         size_t n = rollouts_probe_states(d->rollouts, ps, 64);

@@ -49,6 +49,9 @@ int roostctl_run(const struct roostd_proc *p, char *out, size_t out_cap, char *e
 
 /* Writes text to path (a document for apply). */
 void harness_write_file(const char *path, const char *text);
+/* The unsigned number after "key": in compact JSON text (roostctl --json
+ * output); 0 when the key is absent. */
+uint64_t harness_json_u64(const char *json, const char *key);
 
 /* Monotonic seconds. */
 double harness_now(void);

@@ -453,6 +453,13 @@ static void rollback_hook_cut_off_by_a_crash_runs_again_after_restart(void **sta
     assert_int_equal(file_lines(started, key, sizeof key), 1);
     assert_non_null(strstr(key, "checkout-v2/"));
     assert_non_null(strstr(key, "/rollback"));
+    {
+        /* Owed until it finishes, and status says so. */
+        const char *args[] = {"--json", "status", NULL};
+        char out[8192], err[4096];
+        assert_int_equal(roostctl_run(&p, out, sizeof out, err, sizeof err, args), 0);
+        assert_int_equal(harness_json_u64(out, "hooks_pending"), 1);
+    }
 
     /* Killed mid-hook: the rollback was decided, its hook not finished. */
     assert_int_equal(roostd_stop(&p, SIGKILL), 128 + SIGKILL);

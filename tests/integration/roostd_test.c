@@ -33,16 +33,6 @@ static void write_doc(const char *path, const char *key, const char *variant, co
     harness_write_file(path, doc);
 }
 
-static uint64_t json_u64(const char *json, const char *key)
-{
-    char pat[64];
-    const char *p;
-
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    p = strstr(json, pat);
-    return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
-}
-
 static uint64_t apply(struct roostd_proc *p, const char *path)
 {
     char out[4096], err[4096];
@@ -52,7 +42,7 @@ static uint64_t apply(struct roostd_proc *p, const char *path)
     if (rc != 0)
         fprintf(stderr, "apply %s failed (%d): %s\n", path, rc, err);
     assert_int_equal(rc, 0);
-    return json_u64(out, "revision");
+    return harness_json_u64(out, "revision");
 }
 
 static uint64_t server_revision(struct roostd_proc *p)
@@ -61,7 +51,7 @@ static uint64_t server_revision(struct roostd_proc *p)
     const char *args[] = {"--json", "status", NULL};
 
     assert_int_equal(roostctl_run(p, out, sizeof out, NULL, 0, args), 0);
-    return json_u64(out, "revision");
+    return harness_json_u64(out, "revision");
 }
 
 /* ---- Sync subscribers ---------------------------------------------- */
@@ -416,7 +406,7 @@ static void stalled_watcher_does_not_delay_the_others(void **state)
         char out[4096];
         const char *args[] = {"--json", "status", NULL};
         assert_int_equal(roostctl_run(&p, out, sizeof out, NULL, 0, args), 0);
-        assert_true(json_u64(out, "resyncs") >= 1);
+        assert_true(harness_json_u64(out, "resyncs") >= 1);
     }
     rc_group_free(g);
     rc_channel_close(ch);

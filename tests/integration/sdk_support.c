@@ -183,16 +183,6 @@ size_t sdk_events_count(struct sdk_events *r)
     return n;
 }
 
-static uint64_t json_u64(const char *json, const char *key)
-{
-    char pat[64];
-    const char *p;
-
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    p = strstr(json, pat);
-    return p ? strtoull(p + strlen(pat), NULL, 10) : 0;
-}
-
 uint64_t sdk_apply_flags(struct roostd_proc *p, const char *checkout, const char *banner)
 {
     char path[700], doc[1024], out[4096], err[4096];
@@ -213,7 +203,7 @@ uint64_t sdk_apply_flags(struct roostd_proc *p, const char *checkout, const char
         fprintf(stderr, "apply failed (%d): %s\n", rc, err);
         return 0;
     }
-    return json_u64(out, "revision");
+    return harness_json_u64(out, "revision");
 }
 
 uint64_t sdk_apply_document(struct roostd_proc *p, const char *doc)
@@ -231,7 +221,7 @@ uint64_t sdk_apply_document(struct roostd_proc *p, const char *doc)
         fprintf(stderr, "apply failed (%d): %s\n", rc, err);
         return 0;
     }
-    return json_u64(out, "revision");
+    return harness_json_u64(out, "revision");
 }
 
 uint64_t sdk_status_u64(struct roostd_proc *p, const char *field)
@@ -241,7 +231,7 @@ uint64_t sdk_status_u64(struct roostd_proc *p, const char *field)
 
     if (roostctl_run(p, out, sizeof out, NULL, 0, args) != 0)
         return UINT64_MAX;
-    return json_u64(out, field);
+    return harness_json_u64(out, field);
 }
 
 bool sdk_roostd_restart(struct roostd_proc *p)

@@ -65,6 +65,8 @@ int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv)
         cJSON_AddNumberToObject(o, "applies", (double)s->applies);
         cJSON_AddStringToObject(o, "data_dir", s->data_dir);
         cJSON_AddNumberToObject(o, "rollouts", s->rollouts);
+        cJSON_AddNumberToObject(o, "experiments", s->experiments);
+        cJSON_AddNumberToObject(o, "hooks_pending", (double)s->hooks_pending);
         {
             cJSON *probes = cJSON_AddArrayToObject(o, "probes");
             for (size_t i = 0; i < s->n_probes; i++) {
@@ -94,6 +96,8 @@ int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv)
                (unsigned long long)s->resyncs);
         printf("  applies         %llu since start\n", (unsigned long long)s->applies);
         printf("  rollouts        %u (roostctl rollout list)\n", s->rollouts);
+        printf("  experiments     %u (roostctl experiment list)\n", s->experiments);
+        printf("  hooks pending   %llu\n", (unsigned long long)s->hooks_pending);
         for (size_t i = 0; i < s->n_probes; i++)
             printf("  probe %-10s%s, circuit %s, %.1f ms%s%s\n", s->probes[i]->name,
                    s->probes[i]->state, s->probes[i]->circuit, s->probes[i]->latency_ms,
