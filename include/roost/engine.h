@@ -188,6 +188,19 @@ typedef struct roost_flag {
     uint16_t n_metadata;
     uint16_t n_consts;
     uint16_t max_stack;
+    /* Set by the loader when the whole rule compares one context value
+     * with a string constant under ==, ===, != or !== and returns one of
+     * two variant names (an `if` over a `$ref` like {"==": ["x", {"var":
+     * "email"}]}): when the context holds a string there, evaluation
+     * compares it here without running the program. shape_variant[0] is
+     * the variant when the strings are equal, [1] when they differ. */
+    uint8_t shape; /* 0: none */
+    uint16_t shape_variant[2];
+    uint32_t shape_path_len;
+    uint32_t shape_path_hash;
+    uint32_t shape_str_len;
+    const char *shape_path;
+    const char *shape_str;
 } roost_flag;
 
 /* Verifies `len` bytes at `image` and makes `flag` refer to them. On success

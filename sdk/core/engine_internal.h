@@ -54,6 +54,11 @@ enum {
 #define RI_TARGETING_PARSE_ERROR 2 /* flagd reports PARSE_ERROR at evaluation */
 #define RI_NO_VARIANT 0xFFFFu
 
+/* roost_flag.shape: rules the evaluator resolves without the interpreter
+ * when the context allows (see rule_shape in image.c). */
+#define RI_SHAPE_NONE 0
+#define RI_SHAPE_STR_EQ 1 /* CMPKJF ==/===/!=/!== of a path and a string, RETC, RETC */
+
 /* A string is (u32 offset, u32 length) into the image, followed there by a
  * NUL byte that the length does not count. */
 

@@ -139,6 +139,19 @@ static int run_rule(const roost_flag *f, const roost_ctx *ctx, roost_result *r, 
     return variant;
 }
 
+/* The variant a RI_SHAPE_STR_EQ rule chooses, or -1 when the context
+ * value is not a string and the program has to run (see rule_shape in
+ * image.c for why the two agree). */
+static RI_HOT_INLINE int run_shape(const roost_flag *f, const roost_ctx *ctx)
+{
+    rv v;
+    if (!roost_ctx_lookup_attr(ctx, f->shape_path, f->shape_path_len, f->shape_path_hash, &v) ||
+        v.t != RV_STR)
+        return -1;
+    bool eq = v.len == f->shape_str_len && roost_bytes_eq(v.u.s, f->shape_str, v.len);
+    return f->shape_variant[!eq];
+}
+
 /* Inlined into each typed entry point, where `w` is a constant: the type
  * checks and the variant read fold away, which is most of what a static
  * flag costs besides its lookup. Not when optimizing for size (devices
@@ -168,6 +181,8 @@ static inline void resolve(const roost_flag *f, const roost_ctx *ctx, enum want 
         fallback(r, ROOST_REASON_ERROR, ROOST_EVAL_PARSE_ERROR,
                  "the flag's targeting rule is invalid (see the compiler's warning)");
         return;
+    } else if (f->shape == RI_SHAPE_STR_EQ && (variant = run_shape(f, ctx)) >= 0) {
+        reason = ROOST_REASON_TARGETING_MATCH;
     } else if ((variant = run_rule(f, ctx, r, &reason)) == -2) {
         return;
     }

@@ -492,6 +492,45 @@ static bool key_char(uint8_t c)
            c == '.' || c == '_' || c == '-';
 }
 
+/* Recognizes a verified program that is exactly
+ *
+ *     CMPKJF cmp mode ka kb 3; RETC k1; RETC k2
+ *
+ * with cmp one of ==, ===, !=, !==, one of ka and kb a PATH outside
+ * $flagd and the other a string constant, and k1 and k2 string constants
+ * naming variants: the compiled form of {"if": [{"==": [s, {"var": p}]},
+ * v1, v2]}. When the context value at p is a string, that program's
+ * result is v1 or v2 by byte equality alone: cmp_values takes its
+ * string-string branch whatever the mode (the value compareCheck looks at
+ * is an operand, both strings, or the prev register, null at the start),
+ * so the evaluator may compare here and skip the interpreter. Any other
+ * context value still runs the program. */
+static void rule_shape(roost_flag *f)
+{
+    const uint8_t *c = f->code;
+    if (f->targeting != RI_TARGETING_PROGRAM || f->code_len < 15 || c[0] != OP_CMPKJF ||
+        c[1] > CMP_SNE || ri_u16(c + 7) != 3 || c[9] != OP_RETC || c[12] != OP_RETC)
+        return;
+    const uint8_t *ka = roost_const_at(f, ri_u16(c + 3)), *kb = roost_const_at(f, ri_u16(c + 5));
+    const uint8_t *path = ka[0] == RK_PATH ? ka : kb, *str = ka[0] == RK_PATH ? kb : ka;
+    const uint8_t *r1 = roost_const_at(f, ri_u16(c + 10)), *r2 = roost_const_at(f, ri_u16(c + 13));
+    if (path[0] != RK_PATH || str[0] != RK_STR || r1[0] != RK_STR || r2[0] != RK_STR ||
+        ri_u16(r1 + 5) == 0 || ri_u16(r2 + 5) == 0)
+        return;
+    uint32_t plen = ri_u32(path + 1);
+    if (plen >= 6 && memcmp(path + 9, "$flagd", 6) == 0 && (plen == 6 || path[15] == '.'))
+        return; /* enriched by the interpreter, not read from the context */
+    bool ne = c[1] == CMP_NE || c[1] == CMP_SNE;
+    f->shape_variant[ne] = (uint16_t)(ri_u16(r1 + 5) - 1);
+    f->shape_variant[!ne] = (uint16_t)(ri_u16(r2 + 5) - 1);
+    f->shape_path = (const char *)path + 9;
+    f->shape_path_len = plen;
+    f->shape_path_hash = ri_u32(path + 5);
+    f->shape_str = (const char *)str + 7;
+    f->shape_str_len = ri_u32(str + 1);
+    f->shape = RI_SHAPE_STR_EQ;
+}
+
 roost_status roost_flag_load(roost_flag *flag, const void *image, size_t len, roost_error *err)
 {
     const uint8_t *img = image;
@@ -622,6 +661,7 @@ roost_status roost_flag_load(roost_flag *flag, const void *image, size_t len, ro
     } else if (f.code_len != 0) {
         CORRUPT("program present on a flag without targeting");
     }
+    rule_shape(&f);
 #undef CORRUPT
     *flag = f;
     return ROOST_OK;

@@ -59,8 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* the compiler produced an image the engine refuses */
             if (strlen(cf->source_json) == 0)
                 abort();
-            for (int c = 0; c < FUZZ_NCTX; c++)
+            for (int c = 0; c < FUZZ_NCTX; c++) {
                 fuzz_eval_all(&f, &ctx[c]);
+                fuzz_check_shape(&f, &ctx[c]);
+            }
         }
         for (size_t i = 0; i < roost_compiled_set_warning_count(set); i++)
             if (!roost_compiled_set_warning(set, i))

@@ -4,6 +4,8 @@
 #ifndef ROOST_TESTS_FUZZ_CONTEXTS_H
 #define ROOST_TESTS_FUZZ_CONTEXTS_H
 
+#include <stdlib.h>
+
 #include "roost/engine.h"
 
 #define FUZZ_NCTX 3
@@ -47,6 +49,21 @@ static unsigned fuzz_eval_all(const roost_flag *f, const roost_ctx *ctx)
         sink += (unsigned)m.key[m.key_len] + (m.string ? (unsigned)m.string[m.string_len] : 0);
     }
     return sink;
+}
+
+/* A flag the loader resolves without the interpreter (roost_flag.shape)
+ * must give what its program gives, for every context. */
+static void fuzz_check_shape(const roost_flag *f, const roost_ctx *ctx)
+{
+    if (!f->shape)
+        return;
+    roost_flag program = *f;
+    program.shape = 0;
+    roost_result a, b;
+    const char *x = roost_eval_string(f, ctx, "d", &a);
+    const char *y = roost_eval_string(&program, ctx, "d", &b);
+    if (x != y || a.reason != b.reason || a.error != b.error || a.variant != b.variant)
+        abort();
 }
 
 #endif

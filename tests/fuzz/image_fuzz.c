@@ -36,8 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         roost_ctx ctx[FUZZ_NCTX];
         roost_ctx_attr attrs[FUZZ_NCTX][16];
         fuzz_contexts(ctx, attrs);
-        for (int c = 0; c < FUZZ_NCTX; c++)
+        for (int c = 0; c < FUZZ_NCTX; c++) {
             fuzz_eval_all(&f, &ctx[c]);
+            fuzz_check_shape(&f, &ctx[c]);
+        }
         uint32_t slots[3];
         roost_flagset set;
         if (roost_flagset_init(&set, &f, 1, slots, 3, NULL) == ROOST_OK &&

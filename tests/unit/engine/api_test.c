@@ -310,6 +310,85 @@ static void json_contexts_flatten_to_escaped_paths(void **state)
     EXPECT("{\"var\":\"x\"}", "{\"x\" 1}", "CTX: ctx: invalid JSON at line 1, column 6 near '1}'");
 }
 
+/* Rules that are one string comparison choosing between two variants are
+ * resolved without the interpreter when the context holds a string there
+ * (roost_flag.shape). Every such flag must resolve exactly as its program
+ * does, for strings and for every other kind of context value. */
+#define SHAPE_VARIANTS "\"variants\":{\"yes\":\"Y\",\"no\":\"N\"},\"defaultVariant\":\"no\""
+#define SHAPE_FLAG(key, rule) "\"" key "\":{\"state\":\"ENABLED\"," SHAPE_VARIANTS ",\"targeting\":" rule "}"
+#define LONG_TEXT "a-string-over-thirty-two-bytes-long-x"
+
+static void one_string_comparison_resolves_as_its_program_does(void **state)
+{
+    (void)state;
+    static const char *const shaped[] = {"eq", "eq_var_first", "seq", "ne", "sne", "nested", "ref",
+                                         "empty", "long"};
+    static const char *const contexts[] = {
+        "{}", "{\"email\":\"ballmer@macrosoft.com\"}", "{\"email\":\"ballmer@macrosoft.coM\"}",
+        "{\"email\":\"ballmer@macrosoft.co\"}", "{\"email\":\"\"}", "{\"email\":\"x\"}",
+        "{\"email\":0}", "{\"email\":1}", "{\"email\":true}", "{\"email\":false}",
+        "{\"email\":null}", "{\"email\":{\"a\":\"b\"}}", "{\"user\":{\"name\":\"jack\"}}",
+        "{\"user\":\"jack\"}", "{\"user\":{\"name\":0}}", "{\"email\":\"" LONG_TEXT "\"}",
+        "{\"email\":\"" LONG_TEXT "y\"}", "{\"email\":\"b\",\"user\":{\"name\":\"jack\"}}",
+    };
+    loaded_doc d;
+    assert_true(load_doc(&d, "{\"$evaluators\":{\"is_b\":{\"==\":[\"b\",{\"var\":[\"email\"]}]}},"
+        "\"flags\":{"
+        SHAPE_FLAG("eq", "{\"if\":[{\"==\":[\"ballmer@macrosoft.com\",{\"var\":\"email\"}]},\"yes\",\"no\"]}") ","
+        SHAPE_FLAG("eq_var_first", "{\"if\":[{\"==\":[{\"var\":\"email\"},\"ballmer@macrosoft.com\"]},\"yes\",\"no\"]}") ","
+        SHAPE_FLAG("seq", "{\"if\":[{\"===\":[{\"var\":\"email\"},\"x\"]},\"yes\",\"no\"]}") ","
+        SHAPE_FLAG("ne", "{\"if\":[{\"!=\":[\"x\",{\"var\":\"email\"}]},\"yes\",\"no\"]}") ","
+        SHAPE_FLAG("sne", "{\"if\":[{\"!==\":[{\"var\":\"email\"},\"\"]},\"no\",\"yes\"]}") ","
+        SHAPE_FLAG("nested", "{\"if\":[{\"==\":[{\"var\":\"user.name\"},\"jack\"]},\"no\",\"yes\"]}") ","
+        SHAPE_FLAG("ref", "{\"if\":[{\"$ref\":\"is_b\"},\"yes\",\"no\"]}") ","
+        SHAPE_FLAG("empty", "{\"if\":[{\"==\":[{\"var\":\"email\"},\"\"]},\"yes\",\"no\"]}") ","
+        SHAPE_FLAG("long", "{\"if\":[{\"==\":[{\"var\":\"email\"},\"" LONG_TEXT "\"]},\"yes\",\"no\"]}") ","
+        SHAPE_FLAG("flagkey", "{\"if\":[{\"==\":[{\"var\":\"$flagd.flagKey\"},\"flagkey\"]},\"yes\",\"no\"]}") ","
+        SHAPE_FLAG("null_branch", "{\"if\":[{\"==\":[{\"var\":\"email\"},\"x\"]},\"yes\",null]}")
+        "}}"));
+    for (size_t i = 0; i < sizeof shaped / sizeof shaped[0]; i++) {
+        if (find_flag(&d, shaped[i])->shape != RI_SHAPE_STR_EQ)
+            fail_msg("flag %s is not resolved without the interpreter", shaped[i]);
+    }
+    assert_int_equal(find_flag(&d, "flagkey")->shape, RI_SHAPE_NONE);
+    assert_int_equal(find_flag(&d, "null_branch")->shape, RI_SHAPE_NONE);
+
+    for (size_t c = 0; c < sizeof contexts / sizeof contexts[0]; c++) {
+        roost_ctx_attr attrs[8];
+        char keys[256];
+        roost_ctx ctx;
+        roost_error err;
+        cJSON *cj = NULL;
+        roost_ctx_init(&ctx, attrs, 8);
+        assert_int_equal(roost_json_parse(contexts[c], strlen(contexts[c]), "ctx", &cj, &err), ROOST_OK);
+        assert_int_equal(roost_ctx_from_json(cj, &ctx, keys, sizeof keys, &err), ROOST_OK);
+        for (size_t i = 0; i < d.ls.index.count; i++) {
+            const roost_flag *f = &d.ls.index.flags[i];
+            roost_flag program = *f;
+            program.shape = RI_SHAPE_NONE;
+            roost_result fast, slow;
+            const char *got = roost_eval_string(f, &ctx, "dflt", &fast);
+            const char *want = roost_eval_string(&program, &ctx, "dflt", &slow);
+            if (strcmp(got, want) != 0 || fast.reason != slow.reason || fast.error != slow.error ||
+                (fast.variant == NULL) != (slow.variant == NULL) ||
+                (fast.variant && strcmp(fast.variant, slow.variant) != 0))
+                fail_msg("flag %.*s with context %s: got %s (reason %d), the program gives %s "
+                         "(reason %d)", (int)f->key_len, f->key, contexts[c], got, fast.reason, want,
+                         slow.reason);
+        }
+        /* And the one the benchmark and the test kit use, by value. */
+        if (c == 1) {
+            roost_result r;
+            assert_string_equal(roost_eval_string(find_flag(&d, "eq"), &ctx, "dflt", &r), "Y");
+            assert_int_equal(r.reason, ROOST_REASON_TARGETING_MATCH);
+            assert_string_equal(roost_eval_string(find_flag(&d, "ne"), &ctx, "dflt", &r), "Y");
+            assert_string_equal(roost_eval_string(find_flag(&d, "sne"), &ctx, "dflt", &r), "N");
+        }
+        cJSON_Delete(cj);
+    }
+    free_doc(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +402,7 @@ int main(void)
         cmocka_unit_test(flagset_finds_by_key_and_refuses_duplicates),
         cmocka_unit_test(context_attributes_replace_and_respect_capacity),
         cmocka_unit_test(json_contexts_flatten_to_escaped_paths),
+        cmocka_unit_test(one_string_comparison_resolves_as_its_program_does),
     };
     return roost_run_tests_setup("engine API", tests, setup, teardown);
 }
