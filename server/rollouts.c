@@ -192,7 +192,8 @@ static struct hook_job *job_from_record(const Roost__Storage__V1__HookJob *rec, 
  * failure fails the decision: committing it without its hooks would lose
  * them silently. */
 static roost_status stage_hooks(struct store_txn *t, const struct loaded *l,
-                                const struct rollout_decision *d, size_t *n, roost_error *err)
+                                const struct rollout_decision *d, uint64_t decision,
+                                size_t *n, roost_error *err)
 {
     *n = 0;
     for (size_t i = 0; i < l->spec->nhooks; i++) {
@@ -211,9 +212,13 @@ static roost_status stage_hooks(struct store_txn *t, const struct loaded *l,
                 bit = b;
         if (!bit)
             bit = HOOK_EVENT;
-        /* Stable across retries and restarts: the decision it belongs to. */
+        /* Stable across retries and restarts: the decision it belongs to,
+         * by the store-wide number its record has in the history. Not the
+         * rollout state's own count: that starts again with each new
+         * release, and a second release's rollback must not share its key
+         * (and so be deduplicated away) with the first one's. */
         snprintf(key, sizeof key, "%s/%llu/%llu/%zu/%s", l->rec->name,
-                 (unsigned long long)l->st.attempt, (unsigned long long)d->seq, i,
+                 (unsigned long long)l->st.attempt, (unsigned long long)decision, i,
                  hook_event_name((enum hook_event)bit));
         rec.rollout = l->rec->name;
         rec.spec = l->rec->spec;
@@ -582,7 +587,7 @@ static roost_status commit_decision(struct rollouts *r, struct loaded *l,
 
     if ((rc = resources_put_decision(&t, &dec, err)) != ROOST_OK ||
         (rc = resources_put_rollout(&t, &rec, err)) != ROOST_OK ||
-        (rc = stage_hooks(&t, l, d, &nhooks, err)) != ROOST_OK) {
+        (rc = stage_hooks(&t, l, d, dec.seq, &nhooks, err)) != ROOST_OK) {
         store_abort(&t);
         return rc;
     }

@@ -494,6 +494,48 @@ static void rollback_hook_cut_off_by_a_crash_runs_again_after_restart(void **sta
     assert_int_equal(roostd_stop(&p, SIGTERM), 0);
 }
 
+/* Hook keys name the decision by its number in the store-wide history, so a
+ * second release of the same rollout (its state starts afresh) does not
+ * repeat the first release's keys, which a receiver would deduplicate
+ * away: the second bad release would page nobody. */
+static void a_new_release_gets_idempotency_keys_of_its_own(void **state)
+{
+    struct roostd_proc p = {0};
+    Roost__V1__RolloutInfo *in;
+    char doc[2048], path[700], keys[700], err[4096], first[512];
+    const char *args[] = {"apply", "-f", path, NULL};
+    double deadline;
+
+    (void)state;
+    assert_true(roostd_start(&p));
+    snprintf(path, sizeof path, "%s/release.json", p.data_dir);
+    snprintf(keys, sizeof keys, "%s.keys", p.data_dir);
+    for (int release = 0; release < 2; release++) {
+        snprintf(doc, sizeof doc,
+                 "{\"metadata\": {\"flagSetId\": \"shop\"}, \"rollouts\": {\"checkout-v2\": {"
+                 "\"service\": \"checkout\", \"baseline\": \"v1\", \"canary\": \"%s\", "
+                 "\"hooks\": [{\"on\": [\"rollback\"], \"exec\": [\"/bin/sh\", \"-c\", "
+                 "\"echo \\\"$ROOST_IDEMPOTENCY_KEY\\\" >> %s\"], \"retries\": 0}], "
+                 "\"steps\": [{\"setWeight\": 20}, {\"pause\": {}}, {\"setWeight\": 100}]}}}",
+                 release ? "v3" : "v2", keys);
+        harness_write_file(path, doc);
+        if (roostctl_run(&p, NULL, 0, err, sizeof err, args) != 0)
+            fail_msg("apply of release %d failed: %s", release + 1, err);
+        rollout_cmd(&p, "start");
+        rollout_cmd(&p, "abort");
+        in = wait_phase(&p, "rolled_back", 10);
+        assert_non_null(in);
+        roost__v1__rollout_info__free_unpacked(in, NULL);
+        deadline = harness_now() + 10;
+        while (file_lines(keys, first, sizeof first) < release + 1 && harness_now() < deadline)
+            sdk_sleep_ms(50);
+        assert_int_equal(file_lines(keys, first, sizeof first), release + 1);
+    }
+    /* Two rollbacks, two keys: not every line is the first one's. */
+    assert_false(file_lines_all(keys, first));
+    assert_int_equal(roostd_stop(&p, SIGTERM), 0);
+}
+
 /* A TCP listener the probe can reach; closing it makes the probe fail. */
 static int listen_any(int *port)
 {
@@ -590,6 +632,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(roostd_killed_mid_step_resumes_the_same_step),
         cmocka_unit_test(failing_hook_is_retried_and_recorded),
         cmocka_unit_test(rollback_hook_cut_off_by_a_crash_runs_again_after_restart),
+        cmocka_unit_test(a_new_release_gets_idempotency_keys_of_its_own),
         cmocka_unit_test(probe_going_down_pauses_the_rollout),
         cmocka_unit_test(bad_rollout_documents_are_rejected_with_their_path),
     };
