@@ -390,6 +390,28 @@ static bool file_lines_all(const char *path, const char *want)
     return ok;
 }
 
+/* Starts the rollout and aborts it, which rolls it back and runs its
+ * rollback hooks; returns once the rollback is stored. */
+static void start_and_abort(struct roostd_proc *p)
+{
+    Roost__V1__RolloutInfo *in;
+
+    rollout_cmd(p, "start");
+    rollout_cmd(p, "abort");
+    in = wait_phase(p, "rolled_back", 10);
+    assert_non_null(in);
+    roost__v1__rollout_info__free_unpacked(in, NULL);
+}
+
+/* Waits up to 10 s until path has at least n lines; first gets line one. */
+static void wait_file_lines(const char *path, int n, char *first, size_t cap)
+{
+    double deadline = harness_now() + 10;
+
+    while (file_lines(path, first, cap) < n && harness_now() < deadline)
+        sdk_sleep_ms(50);
+}
+
 /* Hook runs decided but not finished, read from the stopped roostd's store. */
 static uint64_t outbox_rows(const struct roostd_proc *p)
 {
@@ -425,7 +447,6 @@ static bool log_contains(const struct roostd_proc *p, const char *what)
 static void rollback_hook_cut_off_by_a_crash_runs_again_after_restart(void **state)
 {
     struct roostd_proc p = {0};
-    Roost__V1__RolloutInfo *in;
     static char hist[1 << 18];
     char hooks[2048], started[700], done[700], key[512], want[600];
     double deadline;
@@ -442,14 +463,8 @@ static void rollback_hook_cut_off_by_a_crash_runs_again_after_restart(void **sta
              "\"retries\": 0}],",
              started, done);
     apply_rollout(&p, hooks, "");
-    rollout_cmd(&p, "start");
-    rollout_cmd(&p, "abort");
-    in = wait_phase(&p, "rolled_back", 10);
-    assert_non_null(in);
-    roost__v1__rollout_info__free_unpacked(in, NULL);
-    deadline = harness_now() + 10;
-    while (file_lines(started, key, sizeof key) == 0 && harness_now() < deadline)
-        sdk_sleep_ms(50);
+    start_and_abort(&p);
+    wait_file_lines(started, 1, key, sizeof key);
     assert_int_equal(file_lines(started, key, sizeof key), 1);
     assert_non_null(strstr(key, "checkout-v2/"));
     assert_non_null(strstr(key, "/rollback"));
@@ -501,10 +516,8 @@ static void rollback_hook_cut_off_by_a_crash_runs_again_after_restart(void **sta
 static void a_new_release_gets_idempotency_keys_of_its_own(void **state)
 {
     struct roostd_proc p = {0};
-    Roost__V1__RolloutInfo *in;
     char doc[2048], path[700], keys[700], err[4096], first[512];
     const char *args[] = {"apply", "-f", path, NULL};
-    double deadline;
 
     (void)state;
     assert_true(roostd_start(&p));
@@ -521,14 +534,8 @@ static void a_new_release_gets_idempotency_keys_of_its_own(void **state)
         harness_write_file(path, doc);
         if (roostctl_run(&p, NULL, 0, err, sizeof err, args) != 0)
             fail_msg("apply of release %d failed: %s", release + 1, err);
-        rollout_cmd(&p, "start");
-        rollout_cmd(&p, "abort");
-        in = wait_phase(&p, "rolled_back", 10);
-        assert_non_null(in);
-        roost__v1__rollout_info__free_unpacked(in, NULL);
-        deadline = harness_now() + 10;
-        while (file_lines(keys, first, sizeof first) < release + 1 && harness_now() < deadline)
-            sdk_sleep_ms(50);
+        start_and_abort(&p);
+        wait_file_lines(keys, release + 1, first, sizeof first);
         assert_int_equal(file_lines(keys, first, sizeof first), release + 1);
     }
     /* Two rollbacks, two keys: not every line is the first one's. */
