@@ -577,18 +577,22 @@ double rollout_evidence_log_mixture(const double ll[ROLLOUT_EVIDENCE_GRID])
     return m + log(s / ROLLOUT_EVIDENCE_GRID);
 }
 
-/* Adds one window (x of nx requests failed in the arm that may be worse,
- * y of ny in the other) to ll: for each grid ratio g, the log of
- * p(g)^x (1 - p(g))^y / (p(1)^x (1 - p(1))^y) with p(g) = nx g / (nx g + ny),
- * which simplifies to x ln g + (x + y) ln((nx + ny) / (nx g + ny)). */
-static void evidence_add(double ll[ROLLOUT_EVIDENCE_GRID], double x, double nx, double y, double ny)
+/* The window's likelihood of theta over that of 1 is
+ * p(theta)^x (1 - p(theta))^y / (p(1)^x (1 - p(1))^y) with
+ * p(theta) = nx theta / (nx theta + ny), which simplifies to
+ * x ln theta + (x + y) ln((nx + ny) / (nx theta + ny)). */
+double rollout_rate_ratio_llr(double theta, double x, double nx, double y, double ny)
 {
     if (nx <= 0 || ny <= 0 || x + y <= 0)
-        return;
-    for (size_t j = 0; j < ROLLOUT_EVIDENCE_GRID; j++) {
-        double g = EVIDENCE_RATIO[j];
-        ll[j] += x * log(g) + (x + y) * log((nx + ny) / (nx * g + ny));
-    }
+        return 0;
+    return x * log(theta) + (x + y) * log((nx + ny) / (nx * theta + ny));
+}
+
+/* Adds one window to ll, for each ratio of the grid. */
+static void evidence_add(double ll[ROLLOUT_EVIDENCE_GRID], double x, double nx, double y, double ny)
+{
+    for (size_t j = 0; j < ROLLOUT_EVIDENCE_GRID; j++)
+        ll[j] += rollout_rate_ratio_llr(EVIDENCE_RATIO[j], x, nx, y, ny);
 }
 
 static double rate_or_nan(uint64_t x, uint64_t n)

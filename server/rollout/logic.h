@@ -130,6 +130,18 @@ struct rollout_evidence {
     uint64_t w_canary_n, w_canary_x, w_baseline_n, w_baseline_x; /* counted at this weight */
 };
 
+/* compare of error_rate at margin 0: judged by the rate-ratio e-process
+ * over the whole attempt, reading only the data it has not counted yet. */
+bool rollout_check_is_rate_ratio(const struct rollout_check *c);
+
+/* The log likelihood ratio of one window's split of errors for a rate
+ * ratio theta against 1: x of nx requests failed in the arm that may be
+ * worse, y of ny in the other. 0 for a window without errors or without
+ * one of the arms. The e-process sums it per ratio of its grid; the
+ * decision benchmark's oracle (tools/bench/decision/oracle.h) at the one
+ * ratio it is told. */
+double rollout_rate_ratio_llr(double theta, double x, double nx, double y, double ny);
+
 struct rollout_state {
     enum rollout_phase phase;
     enum rollout_pause_reason pause_reason; /* PAUSED only */

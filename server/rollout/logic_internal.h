@@ -27,10 +27,6 @@ void rollout_check_eval(const struct rollout_check *c, size_t i, const struct ch
                         const struct rollout_state *st, struct rollout_state *n,
                         struct rollout_check_result *r);
 
-/* compare of error_rate at margin 0: judged by the rate-ratio e-process
- * over the whole attempt, reading only the data it has not counted yet. */
-bool rollout_check_is_rate_ratio(const struct rollout_check *c);
-
 /* The e-process's mixture e-value of one sequence (sum over the grid of
  * prior x exp(ll)), as a natural log. */
 double rollout_evidence_log_mixture(const double ll[ROLLOUT_EVIDENCE_GRID]);

@@ -6,7 +6,7 @@
 # mistakes in the command line or the scenario file exit 2 with a message
 # that names the option or the JSON path.
 #
-#   roost_sim_cli_test.sh ROOST_SIM TESTDATA_DIR
+#   roost_sim_cli_test.sh ROOST_SIM TESTDATA_DIR SHTEST
 set -u
 
 sim=$1
@@ -14,63 +14,7 @@ data=$2
 tmp=${TEST_TMPDIR:-/tmp}/roost_sim_cli.$$
 mkdir -p "$tmp" || exit 1
 trap 'rm -rf "$tmp"' EXIT
-
-# Checks are grouped by the behaviour they show; the summary line counts
-# behaviours, like the cmocka suites count test functions.
-pass=0
-fail=0
-group=""
-group_failed=0
-
-begin() {
-    group=$1
-    group_failed=0
-    echo "[ RUN  ] $group"
-}
-
-end() {
-    if [ "$group_failed" = 0 ]; then
-        pass=$((pass + 1))
-        echo "[  OK  ] $group"
-    else
-        fail=$((fail + 1))
-        echo "[ FAIL ] $group"
-    fi
-}
-
-ok() {
-    echo "   ok   $1"
-}
-
-not_ok() {
-    group_failed=1
-    echo "   FAIL $1"
-    [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/        /'
-}
-
-# expect_exit NAME CODE CMD...: runs CMD, output in $tmp/out and $tmp/err.
-expect_exit() {
-    name=$1
-    want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" = "$want" ]; then
-        ok "$name"
-        return 0
-    fi
-    not_ok "$name (exit $got, expected $want)" "$(cat "$tmp/err")"
-    return 1
-}
-
-# expect_in NAME FILE TEXT: FILE contains TEXT.
-expect_in() {
-    if grep -qF -- "$3" "$2"; then
-        ok "$1"
-    else
-        not_ok "$1 (no '$3')" "$(head -c 2000 "$2")"
-    fi
-}
+. "$3"
 
 healthy=$data/healthy.json
 bad=$data/five-x-errors.json
@@ -148,5 +92,4 @@ expect_in "statistics_report_time_to_roll_back" "$tmp/out" "rolled back   p50"
 expect_in "statistics_report_blast_radius" "$tmp/out" "blast radius"
 end
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+summary

@@ -27,6 +27,7 @@
 
 #include "tools/bench/decision/argo.h"
 #include "tools/bench/decision/flagger.h"
+#include "tools/bench/decision/runs.h"
 #include "tools/sim/controller.h"
 #include "tools/sim/report.h"
 #include "tools/sim/scenario.h"
@@ -78,15 +79,12 @@ static roost_status run_scenario(struct sim_world *w, struct row *r, uint64_t ru
                                  roost_error *err)
 {
     const struct sim_scenario *sc = r->sc;
-    bool latency = sc->needs_latency || sc->flagger.p99_max_ms > 0 || sc->argo.p99_max_ms > 0;
     struct sim_roost *roost = NULL;
     struct bench_flagger *flagger = NULL;
     struct bench_argo *argo = NULL;
     struct sim_policy p[NPOLICIES];
-    struct sim_stats st;
     roost_status rc;
 
-    sim_stats_init(&st);
     if ((rc = sim_roost_new(&sc->spec, sc->settle_ms, NULL, NULL, &roost, err)) != ROOST_OK ||
         (rc = bench_flagger_new(&sc->flagger, NULL, NULL, &flagger, err)) != ROOST_OK ||
         (rc = bench_argo_new(&sc->argo, NULL, NULL, &argo, err)) != ROOST_OK)
@@ -94,53 +92,15 @@ static roost_status run_scenario(struct sim_world *w, struct row *r, uint64_t ru
     sim_roost_policy(roost, &p[0]);
     bench_flagger_policy(flagger, &p[1]);
     bench_argo_policy(argo, &p[2]);
-    for (int k = 0; k < NPOLICIES; k++) {
-        st.n = 0;
-        for (uint64_t i = 0; i < runs; i++) {
-            struct sim_outcome o;
-            if ((rc = sim_run(w, sc, &p[k], seed + i, latency, &o, err)) != ROOST_OK) {
-                roost_error_prefix(err, "%s, seed %llu: ", POLICY_NAME[k], (unsigned long long)(seed + i));
-                goto done;
-            }
-            if ((rc = sim_stats_add(&st, &o, err)) != ROOST_OK)
-                goto done;
-        }
-        if ((rc = sim_stats_summarize(&st, sc, &r->sum[k], err)) != ROOST_OK)
+    for (int k = 0; k < NPOLICIES; k++)
+        if ((rc = bench_run_policy(w, sc, &p[k], POLICY_NAME[k], runs, seed, &r->sum[k], err)) !=
+            ROOST_OK)
             goto done;
-    }
 done:
-    sim_stats_free(&st);
     sim_roost_free(roost);
     bench_flagger_free(flagger);
     bench_argo_free(argo);
     return rc;
-}
-
-/* "51 s", or "–" when there is nothing to show. */
-static const char *secs(char *buf, size_t cap, double s)
-{
-    if (!isfinite(s))
-        snprintf(buf, cap, "–");
-    else
-        snprintf(buf, cap, "%.0f s", s);
-    return buf;
-}
-
-static const char *num(char *buf, size_t cap, double x, int decimals)
-{
-    if (!isfinite(x)) {
-        snprintf(buf, cap, "–");
-        return buf;
-    }
-    if (fabs(x) < 0.5 * pow(10, -decimals))
-        x = 0; /* no "-0.0" */
-    snprintf(buf, cap, "%.*f", decimals, x);
-    return buf;
-}
-
-static double pct(size_t x, size_t n)
-{
-    return n ? 100.0 * (double)x / (double)n : NAN;
 }
 
 static void print_bad(const struct row *rows, size_t n)
@@ -160,12 +120,12 @@ static void print_bad(const struct row *rows, size_t n)
             const struct sim_summary *s = &rows[i].sum[k];
             double speed = f->rollback_s.p50 / s->rollback_s.p50;
             printf("| %s | %s | %.2f %% | %zu | %zu | %s / %s | %s | %s | %s / %s |\n",
-                   k ? "" : rows[i].sc->name, POLICY_NAME[k], pct(s->rolled_back, s->runs), s->promoted,
-                   s->paused + s->unfinished, secs(a, sizeof a, s->rollback_s.p50),
-                   secs(b, sizeof b, s->rollback_s.p90),
+                   k ? "" : rows[i].sc->name, POLICY_NAME[k], bench_pct(s->rolled_back, s->runs), s->promoted,
+                   s->paused + s->unfinished, bench_secs(a, sizeof a, s->rollback_s.p50),
+                   bench_secs(b, sizeof b, s->rollback_s.p90),
                    k == 1 || !isfinite(speed) ? "" : (snprintf(c, sizeof c, "%.1f×", speed), c),
-                   num(d, sizeof d, s->blast_requests.mean, 0), num(e, sizeof e, s->blast_excess.mean, 1),
-                   num(g, sizeof g, s->blast_excess.p90, 1));
+                   bench_num(d, sizeof d, s->blast_requests.mean, 0), bench_num(e, sizeof e, s->blast_excess.mean, 1),
+                   bench_num(g, sizeof g, s->blast_excess.p90, 1));
         }
     }
     puts("");
@@ -186,9 +146,9 @@ static void print_healthy(const struct row *rows, size_t n)
             const struct sim_summary *s = &rows[i].sum[k];
             printf("| %s | %s | %zu / %zu (%.2f %%) | %.2f %% | %zu | %zu | %s / %s |\n",
                    k ? "" : rows[i].sc->name, POLICY_NAME[k], s->rolled_back, s->runs,
-                   pct(s->rolled_back, s->runs), 100.0 * s->rollback_rate_hi95, s->promoted,
-                   s->paused + s->unfinished, secs(a, sizeof a, s->promote_s.p50),
-                   secs(b, sizeof b, s->promote_s.p90));
+                   bench_pct(s->rolled_back, s->runs), 100.0 * s->rollback_rate_hi95, s->promoted,
+                   s->paused + s->unfinished, bench_secs(a, sizeof a, s->promote_s.p50),
+                   bench_secs(b, sizeof b, s->promote_s.p90));
         }
     }
     puts("");
