@@ -120,6 +120,8 @@ roost_status snapshot_encode(struct store *st, grpc_slice *payload, uint64_t *re
     if ((rc = store_begin(st, false, &t, err)) != ROOST_OK)
         return rc;
     snap.revision = store_txn_revision(&t);
+    snap.store_id.data = (uint8_t *)store_id(st);
+    snap.store_id.len = STORE_ID_LEN;
     if ((rc = collect(&t, TBL_FLAGS, &roost__storage__v1__flag_record__descriptor, take_flag,
                       &flags, err)) == ROOST_OK &&
         (rc = collect(&t, TBL_ROLLOUTS, &roost__storage__v1__rollout_record__descriptor,

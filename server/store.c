@@ -12,7 +12,9 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Bumped when the layout changes in a way an older roostd cannot read. */
@@ -43,6 +45,7 @@ struct store {
     _Atomic uint64_t revision;
     _Atomic uint64_t log_first;
     int lock_fd;
+    uint8_t id[STORE_ID_LEN];
     char dir[4096];
 };
 
@@ -145,7 +148,45 @@ static roost_status meta_put_u64(struct store_txn *t, const char *key, uint64_t 
     return store_put(t, TBL_META, key, strlen(key), buf, sizeof buf, err);
 }
 
-/* A new store gets its schema; an existing one must have ours. */
+/* 16 bytes no other store has. getrandom only blocks before the kernel's
+ * pool is first seeded; where it is missing, the clock, the pid and the
+ * directory's address still make two stores differ. */
+static void new_store_id(struct store *st)
+{
+    struct timespec ts;
+    uint64_t a, b;
+
+    if (getrandom(st->id, sizeof st->id, 0) == (ssize_t)sizeof st->id)
+        return;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    a = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    b = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)st;
+    memcpy(st->id, &a, 8);
+    memcpy(st->id + 8, &b, 8);
+}
+
+const uint8_t *store_id(const struct store *st)
+{
+    return st->id;
+}
+
+/* Reads the store's id into st->id, making and writing one (in t) when the
+ * store has none yet. */
+static roost_status load_store_id(struct store *st, struct store_txn *t, roost_error *err)
+{
+    static const char key[] = "store_id";
+    struct store_val v;
+
+    if (store_get(t, TBL_META, key, sizeof key - 1, &v, NULL) == ROOST_OK && v.len == sizeof st->id) {
+        memcpy(st->id, v.data, sizeof st->id);
+        return ROOST_OK;
+    }
+    new_store_id(st);
+    return store_put(t, TBL_META, key, sizeof key - 1, st->id, sizeof st->id, err);
+}
+
+/* A new store gets its schema and its id; an existing one must have our
+ * schema, and gets an id if a roostd before ids opened it last. */
 static roost_status check_schema(struct store *st, roost_error *err)
 {
     struct store_txn t;
@@ -166,6 +207,10 @@ static roost_status check_schema(struct store *st, roost_error *err)
                                "%s was written by a newer roostd (store schema %llu, this roostd "
                                "reads %u): upgrade roostd",
                                st->dir, (unsigned long long)schema, STORE_SCHEMA);
+    }
+    if ((rc = load_store_id(st, &t, err)) != ROOST_OK) {
+        store_abort(&t);
+        return rc;
     }
     atomic_store(&st->revision, meta_u64(&t, "revision", 0));
     atomic_store(&st->log_first, meta_u64(&t, "log_first", 1));

@@ -22,7 +22,8 @@
 #include "roost/status.h"
 
 enum store_table {
-    TBL_META,       /* "revision", "log_first", "schema" -> fixed-width values */
+    TBL_META,       /* "revision", "log_first", "schema" -> fixed-width values;
+                     * "store_id" -> STORE_ID_LEN random bytes */
     TBL_FLAGS,      /* flag key -> roost.storage.v1.FlagRecord */
     TBL_LOG,        /* revision (8 bytes big-endian) -> roost.v1.ChangeEvent */
     TBL_FLAG_SETS,  /* flag set + '\0' + flag key -> empty: the flags of each set */
@@ -73,6 +74,12 @@ struct store_val {
 roost_status store_open(const char *dir, const struct store_options *opt,
                         struct store **out, roost_error *err);
 void store_close(struct store *st);
+
+/* The store's identity: STORE_ID_LEN random bytes made when the store was
+ * created (or first opened by a roostd that knew of them), the same for
+ * the life of the data directory. A copied directory keeps it. */
+#define STORE_ID_LEN 16
+const uint8_t *store_id(const struct store *st);
 
 /* The last committed revision (0 for a new store). Lock-free. */
 uint64_t store_revision(const struct store *st);

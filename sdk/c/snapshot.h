@@ -54,8 +54,18 @@ struct sdk_image {
     uint8_t bytes[];
 };
 
+/* Which store a revision belongs to (Snapshot.store_id in the protocol):
+ * revisions count from 1 again in a new data directory, so the client
+ * resumes with both. len 0: unknown (an older roostd or cache). */
+#define SDK_STORE_ID_MAX 16
+struct sdk_store_id {
+    uint8_t len;
+    uint8_t bytes[SDK_STORE_ID_MAX];
+};
+
 struct sdk_snapshot {
     uint64_t revision;
+    struct sdk_store_id store_id; /* of the snapshot this revision descends from */
     bool from_cache;
     uint32_t count;              /* images, loaded or not */
     uint32_t nloaded;

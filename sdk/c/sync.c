@@ -71,6 +71,7 @@ enum sync_result sync_apply(struct roost_client *c, struct wire_sync *m, bool fr
     next->from_cache = from_cache;
     /* Flags only (a version-1 cache) until roostd sends a whole snapshot. */
     next->partial = m->is_snapshot ? m->partial : cur->partial;
+    next->store_id = m->is_snapshot ? m->store_id : cur->store_id;
     /* The exposure set must exist before an evaluation can see a running
      * experiment; allocated once, on the first one. */
     if (next->nrunning && exposure_set_memory(&c->exposures) == 0 &&

@@ -214,7 +214,8 @@ static void stream_start(struct roost_client *c, struct transport *t, int64_t no
     s->details = grpc_empty_slice();
     s->started_ms = now;
     if (!(s->chan = chan_get(c, t)) ||
-        wire_encode_sync_request(rev, c->client_id, req, sizeof req, &len) != ROOST_OK) {
+        wire_encode_sync_request(rev, rev && held ? &held->store_id : NULL, c->client_id, req,
+                                 sizeof req, &len) != ROOST_OK) {
         chan_put(s->chan);
         t->reconnect_at = now + backoff_next(&t->backoff);
         return;

@@ -339,6 +339,8 @@ static roost_status decode_snapshot_stream(pb_istream_t *s, struct wire_sync *m)
     }
     m->is_snapshot = true;
     m->revision = snap.revision;
+    m->store_id.len = (uint8_t)snap.store_id.size; /* <= 16: the decoder checks max_size */
+    memcpy(m->store_id.bytes, snap.store_id.bytes, snap.store_id.size);
     return ROOST_OK;
 }
 
@@ -461,13 +463,21 @@ static bool copy_str(char *dst, size_t dst_size, const char *s)
     return true;
 }
 
-roost_status wire_encode_sync_request(uint64_t revision, const char *client_id, uint8_t *buf,
-                                      size_t cap, size_t *len)
+static void set_store_id(pb_size_t *size, pb_byte_t *bytes, const struct sdk_store_id *id)
+{
+    *size = id ? id->len : 0;
+    if (*size)
+        memcpy(bytes, id->bytes, *size);
+}
+
+roost_status wire_encode_sync_request(uint64_t revision, const struct sdk_store_id *store_id,
+                                      const char *client_id, uint8_t *buf, size_t cap, size_t *len)
 {
     roost_v1_SyncRequest r = roost_v1_SyncRequest_init_zero;
     pb_ostream_t o = pb_ostream_from_buffer(buf, cap);
 
     r.revision = revision;
+    set_store_id(&r.store_id.size, r.store_id.bytes, store_id);
     if (!copy_str(r.client_id, sizeof r.client_id, client_id))
         return ROOST_EINVAL;
     if (!pb_encode(&o, roost_v1_SyncRequest_fields, &r))
@@ -616,6 +626,7 @@ roost_status wire_encode_snapshot(const struct sdk_snapshot *s, uint8_t **out, s
     roost_v1_Snapshot m = roost_v1_Snapshot_init_zero;
 
     m.revision = s->revision;
+    set_store_id(&m.store_id.size, m.store_id.bytes, &s->store_id);
     m.flags.funcs.encode = enc_flags;
     m.flags.arg = (void *)s;
     m.rollouts.funcs.encode = enc_rollouts;

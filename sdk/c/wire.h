@@ -30,6 +30,7 @@ struct wire_sync {
     bool is_snapshot;            /* else a change event */
     bool partial;                /* flags only (a version-1 cache): not a whole state */
     uint64_t revision;
+    struct sdk_store_id store_id; /* snapshot: the store it is from */
     struct sdk_image **flags;    /* snapshot: every flag; change: upserted */
     size_t nflags, flags_cap;
     char (*removed)[ROOST_MAX_KEY_LEN + 1]; /* change: removed keys */
@@ -59,12 +60,13 @@ roost_status wire_decode_sync_response(const uint8_t *buf, size_t len, struct wi
 roost_status wire_decode_snapshot(const uint8_t *buf, size_t len, struct wire_sync *m,
                                   roost_error *err);
 
-/* SyncRequest{revision, client_id} into buf. Fails with ELIMIT when cap is
- * too small, EINVAL when client_id is too long. */
-roost_status wire_encode_sync_request(uint64_t revision, const char *client_id, uint8_t *buf,
-                                      size_t cap, size_t *len);
+/* SyncRequest{revision, client_id, store_id} into buf; store_id may be
+ * NULL (none). Fails with ELIMIT when cap is too small, EINVAL when
+ * client_id is too long. */
+roost_status wire_encode_sync_request(uint64_t revision, const struct sdk_store_id *store_id,
+                                      const char *client_id, uint8_t *buf, size_t cap, size_t *len);
 
-/* Snapshot{revision, flags, rollouts, probes, experiments} of s into a
+/* Snapshot{revision, store_id, flags, rollouts, probes, experiments} of s into a
  * malloc'd buffer (cache payload). Fails with ENOMEM. */
 roost_status wire_encode_snapshot(const struct sdk_snapshot *s, uint8_t **out, size_t *len,
                                   roost_error *err);

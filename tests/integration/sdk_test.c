@@ -353,6 +353,62 @@ static void roostd_back_client_resumes_from_its_revision_without_a_snapshot(void
     sdk_events_destroy(&rec);
 }
 
+static void a_replaced_data_directory_is_not_resumed_as_the_same_history(void **state)
+{
+    struct roostd_proc p = {0}, other = {0};
+    struct sdk_events rec;
+    roost_client_stats st;
+    roost_client *c;
+    char log[16384];
+    FILE *f;
+    size_t n;
+
+    (void)state;
+    sdk_events_init(&rec);
+    assert_true(roostd_start(&p));
+    assert_int_equal(sdk_apply_flags(&p, "off", "blue"), 1);
+    assert_int_equal(sdk_apply_flags(&p, "off", "green"), 2);
+    c = client_for(&p, &rec, NULL);
+    assert_int_equal(roost_client_wait_ready(c, 2000), ROOST_OK);
+    assert_int_equal(roost_client_revision(c), 2);
+    assert_false(checkout_on(c, NULL));
+    assert_int_equal(roostd_stop(&p, SIGTERM), 0);
+    assert_true(sdk_events_wait(&rec, ROOST_EVENT_STALE, 0, 5) >= 0);
+
+    /* Another data directory gets a history of its own, out of the
+     * client's reach (another port): new-checkout turns on at its revision
+     * 1, so its revision 3 alone (banner back to green) does not carry it. */
+    assert_true(roostd_start(&other));
+    assert_int_equal(sdk_apply_flags(&other, "on", "green"), 1);
+    assert_int_equal(sdk_apply_flags(&other, "on", "blue"), 2);
+    assert_int_equal(sdk_apply_flags(&other, "on", "green"), 3);
+    assert_int_equal(roostd_stop(&other, SIGTERM), 0);
+
+    /* That directory is now served at the client's address (a container
+     * restarted without its volume, re-applied by CI). Resumed from its
+     * revision 2 the client would get revision 3 only and keep the old
+     * directory's "off"; the store id makes roostd send a snapshot. */
+    snprintf(p.data_dir, sizeof p.data_dir, "%s", other.data_dir);
+    assert_true(sdk_roostd_restart(&p));
+    assert_true(wait_revision(c, 3, 10));
+    assert_true(checkout_on(c, NULL));
+    roost_client_get_stats(c, &st);
+    assert_int_equal(st.snapshots_received, 2);
+    assert_int_equal(st.changes_received, 0);
+
+    f = fopen(p.log_file, "r");
+    assert_non_null(f);
+    n = fread(log, 1, sizeof log - 1, f);
+    log[n] = '\0';
+    fclose(f);
+    if (!strstr(log, "sync_other_store"))
+        fail_msg("roostd's log does not say why it sent a snapshot:\n%s", log);
+
+    assert_int_equal(roost_client_close(c, NULL), ROOST_OK);
+    assert_int_equal(roostd_stop(&p, SIGTERM), 0);
+    sdk_events_destroy(&rec);
+}
+
 /* ---- outcomes ---------------------------------------------------------- */
 
 /* Records n outcomes on (flag new-checkout, arm on, metric latency_ms):
@@ -626,6 +682,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(roostd_stopped_makes_the_client_stale_and_evaluations_continue),
         cmocka_unit_test(new_process_with_roostd_down_serves_the_cache),
         cmocka_unit_test(roostd_back_client_resumes_from_its_revision_without_a_snapshot),
+        cmocka_unit_test(a_replaced_data_directory_is_not_resumed_as_the_same_history),
         cmocka_unit_test(outcomes_recorded_while_roostd_is_down_arrive_exactly_once),
         cmocka_unit_test(lost_acknowledgement_is_retried_and_counted_once),
         cmocka_unit_test(outcomes_are_flushed_on_close),

@@ -71,11 +71,18 @@ static void round_trip_keeps_every_flag_and_the_revision(void **state)
     char path[600];
 
     (void)state;
+    /* The revision's store goes with it: a process started from the cache
+     * resumes from (store, revision), never from a bare number. */
+    s->store_id.len = SDK_STORE_ID_MAX;
+    for (int i = 0; i < SDK_STORE_ID_MAX; i++)
+        s->store_id.bytes[i] = (uint8_t)(0xa0 + i);
     cache_file(path, sizeof path);
     assert_int_equal(cache_store(path, TARGET, s, &err), ROOST_OK);
     assert_int_equal(load(path, TARGET, &m, &err), ROOST_OK);
     assert_true(m.is_snapshot);
     assert_int_equal(m.revision, 7);
+    assert_int_equal(m.store_id.len, SDK_STORE_ID_MAX);
+    assert_memory_equal(m.store_id.bytes, s->store_id.bytes, SDK_STORE_ID_MAX);
     assert_int_equal(m.nflags, 2);
     assert_int_equal(snapshot_build(m.flags, m.nflags, m.res, NULL, m.revision, &back, NULL),
                      ROOST_OK);

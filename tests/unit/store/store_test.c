@@ -159,6 +159,33 @@ static void reopen_keeps_revision_log_and_data(void **state)
     store_close(st);
 }
 
+/* Revisions count from 1 in every new directory; the id tells histories
+ * apart (Sync resumes only within one). */
+static void store_id_is_kept_across_reopens_and_differs_between_directories(void **state)
+{
+    struct store *st = open_store(5);
+    uint8_t first[STORE_ID_LEN], other[STORE_ID_LEN], zero[STORE_ID_LEN] = {0};
+    char dir2[256];
+    struct store_options opt = {16, 5};
+    roost_error err = {0};
+
+    (void)state;
+    memcpy(first, store_id(st), STORE_ID_LEN);
+    assert_memory_not_equal(first, zero, STORE_ID_LEN);
+    commit_one(st, "k");
+    store_close(st);
+    st = open_store(5);
+    assert_memory_equal(store_id(st), first, STORE_ID_LEN);
+    store_close(st);
+
+    assert_int_equal(test_mkdtemp(dir2, sizeof dir2, "roost-store2"), 0);
+    assert_int_equal(store_open(dir2, &opt, &st, &err), ROOST_OK);
+    memcpy(other, store_id(st), STORE_ID_LEN);
+    store_close(st);
+    assert_int_equal(test_rmtree(dir2), 0);
+    assert_memory_not_equal(other, first, STORE_ID_LEN);
+}
+
 static void second_server_on_same_directory_is_refused(void **state)
 {
     struct store_options opt = {16, 100};
@@ -349,6 +376,8 @@ int main(void)
                                         remove_dir),
         cmocka_unit_test_setup_teardown(change_log_is_compacted_to_its_limit, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(reopen_keeps_revision_log_and_data, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(
+            store_id_is_kept_across_reopens_and_differs_between_directories, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(second_server_on_same_directory_is_refused, make_dir,
                                         remove_dir),
         cmocka_unit_test_setup_teardown(apply_reports_added_changed_removed, make_dir, remove_dir),
