@@ -212,11 +212,6 @@ roost_status api_admin_register(struct roostd *d, roost_error *err)
         {"/roost.v1.Admin/DeleteFlag", RPC_AUTH_ADMIN, admin_delete_flag, NULL, d},
         {"/roost.v1.Admin/Status", RPC_AUTH_ADMIN, admin_status, NULL, d},
     };
-    roost_status rc;
 
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        if ((rc = rpc_server_add_method(d->rpc, &methods[i], err)) != ROOST_OK)
-            return rc;
-    }
-    return ROOST_OK;
+    return rpc_server_add_methods(d->rpc, methods, sizeof methods / sizeof methods[0], err);
 }

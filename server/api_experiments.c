@@ -6,18 +6,13 @@
 #include "log.h"
 #include "roostd.h"
 
-static void reply_error(struct rpc_reply *reply, const roost_error *err)
-{
-    rpc_reply_error(reply, rpc_code_from_status(err->code), "%s", err->msg);
-}
-
 static void pack_info(struct roostd *d, const char *name, bool analyze, struct rpc_reply *reply)
 {
     Roost__V1__ExperimentInfo *info;
     roost_error err = {0};
 
     if (experiments_info(d->experiments, name, analyze, &info, &err) != ROOST_OK) {
-        reply_error(reply, &err);
+        api_reply_error(reply, &err);
         return;
     }
     RPC_REPLY_PACK(reply, roost__v1__experiment_info, info);
@@ -45,7 +40,7 @@ static void admin_experiment_command(void *ctx, const struct rpc_request *req,
     log_end(&l);
     if (experiments_command(d->experiments, in->name, in->command, in->conclusion, in->arm,
                             req->caller, in->reason, &err) != ROOST_OK)
-        reply_error(reply, &err);
+        api_reply_error(reply, &err);
     else
         pack_info(d, in->name, false, reply);
     roost__v1__experiment_command_request__free_unpacked(in, NULL);
@@ -76,7 +71,7 @@ static void admin_list_experiments(void *ctx, const struct rpc_request *req,
 
     (void)req;
     if (experiments_names(d->experiments, &names, &n, &err) != ROOST_OK) {
-        reply_error(reply, &err);
+        api_reply_error(reply, &err);
         return;
     }
     out.experiments = calloc(n + 1, sizeof *out.experiments);
@@ -104,11 +99,6 @@ roost_status api_experiments_register(struct roostd *d, roost_error *err)
         {"/roost.v1.Admin/GetExperiment", RPC_AUTH_ADMIN, admin_get_experiment, NULL, d},
         {"/roost.v1.Admin/ListExperiments", RPC_AUTH_ADMIN, admin_list_experiments, NULL, d},
     };
-    roost_status rc;
 
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        if ((rc = rpc_server_add_method(d->rpc, &methods[i], err)) != ROOST_OK)
-            return rc;
-    }
-    return ROOST_OK;
+    return rpc_server_add_methods(d->rpc, methods, sizeof methods / sizeof methods[0], err);
 }

@@ -424,14 +424,14 @@ roost_status api_flagd_eval_register(struct roostd *d, roost_error *err)
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
         struct rpc_method rm = {methods[i].path, RPC_AUTH_SDK, flagd_resolve, NULL, &methods[i]};
         methods[i].d = d;
-        if ((rc = rpc_server_add_method(d->rpc, &rm, err)) != ROOST_OK)
+        if ((rc = rpc_server_add_methods(d->rpc, &rm, 1, err)) != ROOST_OK)
             return rc;
     }
     for (size_t i = 0; i < sizeof all_methods / sizeof all_methods[0]; i++) {
         struct rpc_method rm = {all_methods[i].path, RPC_AUTH_SDK, flagd_resolve_all, NULL,
                                 &all_methods[i]};
         all_methods[i].d = d;
-        if ((rc = rpc_server_add_method(d->rpc, &rm, err)) != ROOST_OK)
+        if ((rc = rpc_server_add_methods(d->rpc, &rm, 1, err)) != ROOST_OK)
             return rc;
     }
     return ROOST_OK;

@@ -350,11 +350,6 @@ roost_status api_flagd_sync_register(struct roostd *d, roost_error *err)
         {"/flagd.evaluation.v1.Service/EventStream", RPC_AUTH_SDK, NULL, flagd_event_stream, d},
         {"/flagd.evaluation.v2.Service/EventStream", RPC_AUTH_SDK, NULL, flagd_event_stream, d},
     };
-    roost_status rc;
 
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        if ((rc = rpc_server_add_method(d->rpc, &methods[i], err)) != ROOST_OK)
-            return rc;
-    }
-    return ROOST_OK;
+    return rpc_server_add_methods(d->rpc, methods, sizeof methods / sizeof methods[0], err);
 }

@@ -157,11 +157,6 @@ roost_status api_health_register(struct roostd *d, roost_error *err)
         {"/grpc.health.v1.Health/Check", RPC_AUTH_NONE, health_check, NULL, d},
         {"/grpc.health.v1.Health/Watch", RPC_AUTH_NONE, NULL, health_watch, d},
     };
-    roost_status rc;
 
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        if ((rc = rpc_server_add_method(d->rpc, &methods[i], err)) != ROOST_OK)
-            return rc;
-    }
-    return ROOST_OK;
+    return rpc_server_add_methods(d->rpc, methods, sizeof methods / sizeof methods[0], err);
 }

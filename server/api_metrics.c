@@ -315,5 +315,5 @@ roost_status api_metrics_register(struct roostd *d, roost_error *err)
     const struct rpc_method m = {"/roost.v1.Admin/QueryMetrics", RPC_AUTH_ADMIN, query_metrics,
                                  NULL, d};
 
-    return rpc_server_add_method(d->rpc, &m, err);
+    return rpc_server_add_methods(d->rpc, &m, 1, err);
 }

@@ -48,5 +48,5 @@ roost_status api_report_register(struct roostd *d, roost_error *err)
 {
     const struct rpc_method m = {"/roost.v1.Sync/Report", RPC_AUTH_SDK, report, NULL, d};
 
-    return rpc_server_add_method(d->rpc, &m, err);
+    return rpc_server_add_methods(d->rpc, &m, 1, err);
 }

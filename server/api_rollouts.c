@@ -1,5 +1,6 @@
-/* roost.v1.Admin rollout methods: commands from people, status and
- * history. The decisions themselves are the controller's (rollouts.c). */
+/* roost.v1.Admin rollout methods: commands from people and status (the
+ * history is api_history.c's). The decisions themselves are the
+ * controller's (rollouts.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,18 +8,13 @@
 #include "rollouts.h"
 #include "roostd.h"
 
-static void reply_error(struct rpc_reply *reply, const roost_error *err)
-{
-    rpc_reply_error(reply, rpc_code_from_status(err->code), "%s", err->msg);
-}
-
 static void pack_info(const char *name, struct roostd *d, struct rpc_reply *reply)
 {
     Roost__V1__RolloutInfo *info;
     roost_error err = {0};
 
     if (rollouts_info(d->rollouts, name, &info, &err) != ROOST_OK) {
-        reply_error(reply, &err);
+        api_reply_error(reply, &err);
         return;
     }
     RPC_REPLY_PACK(reply, roost__v1__rollout_info, info);
@@ -45,7 +41,7 @@ static void admin_rollout_command(void *ctx, const struct rpc_request *req, stru
     log_end(&l);
     if (rollouts_command(d->rollouts, in->name, in->command, req->caller, in->reason, &err) !=
         ROOST_OK)
-        reply_error(reply, &err);
+        api_reply_error(reply, &err);
     else
         pack_info(in->name, d, reply);
     roost__v1__rollout_command_request__free_unpacked(in, NULL);
@@ -74,7 +70,7 @@ static void admin_list_rollouts(void *ctx, const struct rpc_request *req, struct
 
     (void)req;
     if (rollouts_names(d->rollouts, &names, &n, &err) != ROOST_OK) {
-        reply_error(reply, &err);
+        api_reply_error(reply, &err);
         return;
     }
     out.rollouts = calloc(n + 1, sizeof *out.rollouts);
@@ -94,64 +90,13 @@ static void admin_list_rollouts(void *ctx, const struct rpc_request *req, struct
     free(names);
 }
 
-static void admin_rollout_history(void *ctx, const struct rpc_request *req, struct rpc_reply *reply)
-{
-    struct roostd *d = ctx;
-    Roost__V1__RolloutHistoryRequest *in =
-        roost__v1__rollout_history_request__unpack(NULL, req->len, req->data);
-    Roost__V1__RolloutHistoryResponse out = ROOST__V1__ROLLOUT_HISTORY_RESPONSE__INIT;
-    Roost__V1__RolloutInfo *info;
-    roost_error err = {0};
-
-    if (!in) {
-        rpc_reply_error(reply, GRPC_STATUS_INVALID_ARGUMENT,
-                        "RolloutHistoryRequest cannot be decoded");
-        return;
-    }
-    /* History of a rollout that was never applied is an error, not an
-     * empty list: a typo should not look like a quiet rollout. */
-    if (rollouts_info(d->rollouts, in->name, &info, &err) != ROOST_OK) {
-        Roost__V1__Decision **ds;
-        size_t n;
-        if (err.code == ROOST_ENOTFOUND &&
-            rollouts_history(d->store, in->name, 1, 0, &ds, &n, &err) == ROOST_OK && n > 0) {
-            /* removed since: its history stays readable */
-            for (size_t i = 0; i < n; i++)
-                roost__v1__decision__free_unpacked(ds[i], NULL);
-            free(ds);
-        } else {
-            reply_error(reply, &err);
-            roost__v1__rollout_history_request__free_unpacked(in, NULL);
-            return;
-        }
-    } else {
-        rollouts_info_free(info);
-    }
-    if (rollouts_history(d->store, in->name, in->limit, in->before_seq, &out.decisions,
-                         &out.n_decisions, &err) != ROOST_OK) {
-        reply_error(reply, &err);
-    } else {
-        RPC_REPLY_PACK(reply, roost__v1__rollout_history_response, &out);
-        for (size_t i = 0; i < out.n_decisions; i++)
-            roost__v1__decision__free_unpacked(out.decisions[i], NULL);
-        free(out.decisions);
-    }
-    roost__v1__rollout_history_request__free_unpacked(in, NULL);
-}
-
 roost_status api_rollouts_register(struct roostd *d, roost_error *err)
 {
     const struct rpc_method methods[] = {
         {"/roost.v1.Admin/RolloutCommand", RPC_AUTH_ADMIN, admin_rollout_command, NULL, d},
         {"/roost.v1.Admin/GetRollout", RPC_AUTH_ADMIN, admin_get_rollout, NULL, d},
         {"/roost.v1.Admin/ListRollouts", RPC_AUTH_ADMIN, admin_list_rollouts, NULL, d},
-        {"/roost.v1.Admin/RolloutHistory", RPC_AUTH_ADMIN, admin_rollout_history, NULL, d},
     };
-    roost_status rc;
 
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-        if ((rc = rpc_server_add_method(d->rpc, &methods[i], err)) != ROOST_OK)
-            return rc;
-    }
-    return ROOST_OK;
+    return rpc_server_add_methods(d->rpc, methods, sizeof methods / sizeof methods[0], err);
 }

@@ -51,5 +51,5 @@ roost_status api_sync_register(struct roostd *d, roost_error *err)
 {
     const struct rpc_method m = {"/roost.v1.Sync/Subscribe", RPC_AUTH_SDK, NULL, sync_subscribe, d};
 
-    return rpc_server_add_method(d->rpc, &m, err);
+    return rpc_server_add_methods(d->rpc, &m, 1, err);
 }

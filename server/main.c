@@ -372,6 +372,7 @@ static int run(struct roostd *d)
         api_flagd_sync_register(d, &err) != ROOST_OK ||
         api_rollouts_register(d, &err) != ROOST_OK ||
         api_experiments_register(d, &err) != ROOST_OK ||
+        api_history_register(d, &err) != ROOST_OK ||
         rpc_server_start(d->rpc, d->cfg.listen, &port, &err) != ROOST_OK ||
         rollouts_start(d->rollouts, &err) != ROOST_OK ||
         experiments_start(d->experiments, &err) != ROOST_OK) {

@@ -64,6 +64,12 @@ roost_status api_experiments_register(struct roostd *d, roost_error *err);
 /* Ends long-lived health watches (shutdown). */
 void api_health_close_all(struct roostd *d);
 
+/* Replies with err's message and the gRPC code for its status. */
+void api_reply_error(struct rpc_reply *reply, const roost_error *err);
+
+/* Admin.RolloutHistory and Admin.ExperimentHistory (api_history.c). */
+roost_status api_history_register(struct roostd *d, roost_error *err);
+
 /* Packs a protobuf-c message into reply->data. */
 #define RPC_REPLY_PACK(reply, prefix, msg)                                                       \
     do {                                                                                         \

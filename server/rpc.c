@@ -677,20 +677,22 @@ roost_status rpc_server_create(const struct rpc_options *opt, struct rpc_server 
     return ROOST_OK;
 }
 
-roost_status rpc_server_add_method(struct rpc_server *srv, const struct rpc_method *m,
-                                   roost_error *err)
+roost_status rpc_server_add_methods(struct rpc_server *srv, const struct rpc_method *m, size_t n,
+                                    roost_error *err)
 {
-    struct registered *r;
-
-    if (srv->nmethods == RPC_MAX_METHODS)
-        return roost_error_set(err, ROOST_ELIMIT, "more than %d gRPC methods", RPC_MAX_METHODS);
-    r = &srv->methods[srv->nmethods];
-    r->m = *m;
-    r->handle = grpc_server_register_method(srv->server, m->path, NULL,
-                                            GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-    if (!r->handle)
-        return roost_error_set(err, ROOST_EINTERNAL, "cannot register gRPC method %s", m->path);
-    srv->nmethods++;
+    for (size_t i = 0; i < n; i++) {
+        struct registered *r;
+        if (srv->nmethods == RPC_MAX_METHODS)
+            return roost_error_set(err, ROOST_ELIMIT, "more than %d gRPC methods", RPC_MAX_METHODS);
+        r = &srv->methods[srv->nmethods];
+        r->m = m[i];
+        r->handle = grpc_server_register_method(srv->server, m[i].path, NULL,
+                                                GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+        if (!r->handle)
+            return roost_error_set(err, ROOST_EINTERNAL, "cannot register gRPC method %s",
+                                   m[i].path);
+        srv->nmethods++;
+    }
     return ROOST_OK;
 }
 

@@ -71,9 +71,10 @@ struct rpc_options {
 
 roost_status rpc_server_create(const struct rpc_options *opt, struct rpc_server **out,
                                roost_error *err);
-/* Before rpc_server_start. Fails with ELIMIT past the method table size. */
-roost_status rpc_server_add_method(struct rpc_server *srv, const struct rpc_method *m,
-                                   roost_error *err);
+/* Before rpc_server_start: adds the n methods of m (copied). Fails with
+ * ELIMIT past the method table size. */
+roost_status rpc_server_add_methods(struct rpc_server *srv, const struct rpc_method *m, size_t n,
+                                    roost_error *err);
 /* Binds listen ("127.0.0.1:7070"; port 0 = any free port), starts the
  * workers, returns the bound port. */
 roost_status rpc_server_start(struct rpc_server *srv, const char *listen, int *port,

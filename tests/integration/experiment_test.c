@@ -505,6 +505,32 @@ static void true_lift_is_detected_and_the_early_win_rule_stops_the_experiment(vo
     cJSON_Delete(a);
     cJSON_Delete(entry);
 
+    /* The whole history, oldest first: the start by a person, then the
+     * controller's stop with the same numbers; --limit keeps the newest. */
+    {
+        const char *all[] = {"experiment", "history", "lift", NULL};
+        const char *newest[] = {"experiment", "history", "lift", "--limit", "1", NULL};
+        const char *typo[] = {"experiment", "history", "lfit", NULL};
+        cJSON *h = ctl_json(&p, all);
+        int n = cJSON_GetArraySize(h);
+        const cJSON *first = cJSON_GetArrayItem(h, 0), *last = cJSON_GetArrayItem(h, n - 1);
+
+        assert_true(n >= 2);
+        assert_string_equal(str_at(first, "kind"), "running");
+        assert_string_equal(str_at(last, "kind"), "stopped");
+        assert_string_equal(str_at(last, "actor"), "controller");
+        assert_true(num_at(last, "seq") > num_at(first, "seq"));
+        assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(last, "details"), "verdict"));
+        cJSON_Delete(h);
+        h = ctl_json(&p, newest);
+        assert_int_equal(cJSON_GetArraySize(h), 1);
+        assert_string_equal(str_at(cJSON_GetArrayItem(h, 0), "kind"), "stopped");
+        cJSON_Delete(h);
+        /* A name roostd never had is an error naming it, not an empty list. */
+        ctl(&p, 1, typo);
+        assert_non_null(strstr(ctl_err, "lfit"));
+    }
+
     /* Stopped: the client ignores outcomes (the analysis is final). */
     {
         roost_ctx_attr attr;

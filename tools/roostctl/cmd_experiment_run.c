@@ -1,7 +1,8 @@
-/* roostctl experiment create | start | stop | conclude | results | list:
+/* roostctl experiment create | start | stop | conclude | results | history | list:
  * the experiment lifecycle on roostd. The command's entry point; `plan`,
  * which runs offline, is handed to cmd_experiment.c. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,30 +19,17 @@ static const char usage[] =
     "       roostctl experiment stop NAME [--reason TEXT]\n"
     "       roostctl experiment conclude NAME --ship ARM | --roll-back | --inconclusive\n"
     "       roostctl experiment results NAME [--no-refresh]\n"
+    "       roostctl experiment history NAME [--limit N]   every decision, oldest first\n"
     "       roostctl experiment plan ...               (offline; see its --help)\n"
     "\n"
     "results takes a fresh look at the data (one more always-valid analysis) and\n"
     "prints effects and intervals per metric and arm, or the analysis JSON with\n"
     "--json. Every transition is a decision record holding those numbers.\n";
 
-static void fmt_time(int64_t ms, char *out, size_t cap)
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-
-    if (!ms) {
-        snprintf(out, cap, "-");
-        return;
-    }
-    gmtime_r(&s, &tm);
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 static cJSON *info_json(const Roost__V1__ExperimentInfo *in)
 {
     cJSON *o = cJSON_CreateObject(), *recent = cJSON_CreateArray();
-    cJSON *analysis = in->analysis_json[0] ? cJSON_Parse(in->analysis_json) : NULL, *details;
+    cJSON *analysis = in->analysis_json[0] ? cJSON_Parse(in->analysis_json) : NULL;
 
     cJSON_AddStringToObject(o, "name", in->experiment->name);
     cJSON_AddStringToObject(o, "flag_set", in->experiment->flag_set);
@@ -55,20 +43,8 @@ static cJSON *info_json(const Roost__V1__ExperimentInfo *in)
     if (in->ship_arm[0])
         cJSON_AddStringToObject(o, "ship_arm", in->ship_arm);
     cJSON_AddItemToObject(o, "analysis", analysis ? analysis : cJSON_CreateNull());
-    for (size_t i = 0; i < in->n_recent; i++) {
-        cJSON *d = cJSON_CreateObject();
-        char t[40];
-        fmt_time(in->recent[i]->time_unix_ms, t, sizeof t);
-        cJSON_AddStringToObject(d, "time", t);
-        cJSON_AddStringToObject(d, "actor", in->recent[i]->actor);
-        cJSON_AddStringToObject(d, "kind", in->recent[i]->kind);
-        cJSON_AddStringToObject(d, "summary", in->recent[i]->summary);
-        /* The analysis the decision was made on, as the record holds it:
-         * the numbers `results --json` showed at that moment. */
-        details = in->recent[i]->details_json[0] ? cJSON_Parse(in->recent[i]->details_json) : NULL;
-        cJSON_AddItemToObject(d, "details", details ? details : cJSON_CreateNull());
-        cJSON_AddItemToArray(recent, d);
-    }
+    for (size_t i = 0; i < in->n_recent; i++)
+        cJSON_AddItemToArray(recent, roostctl_decision_json(in->recent[i]));
     cJSON_AddItemToObject(o, "recent", recent);
     return o;
 }
@@ -77,8 +53,8 @@ static void print_header(const Roost__V1__ExperimentInfo *in)
 {
     char started[40], stopped[40];
 
-    fmt_time(in->started_unix_ms, started, sizeof started);
-    fmt_time(in->stopped_unix_ms, stopped, sizeof stopped);
+    roostctl_fmt_time(in->started_unix_ms, started, sizeof started);
+    roostctl_fmt_time(in->stopped_unix_ms, stopped, sizeof stopped);
     printf("%s  %s  flag %s  started %s  stopped %s%s%s%s%s\n", in->experiment->name,
            in->experiment->phase, in->experiment->flag, started, stopped,
            in->conclusion[0] ? "  concluded: " : "", in->conclusion,
@@ -217,6 +193,7 @@ int roostctl_experiment_run(const struct roostctl *g, int argc, char **argv)
 {
     const char *sub, *name = NULL, *reason = NULL, *arm = NULL, *conclusion = NULL;
     bool refresh = true;
+    unsigned long limit = 0;
     struct rc_channel *ch;
     int rc;
 
@@ -234,7 +211,7 @@ int roostctl_experiment_run(const struct roostctl *g, int argc, char **argv)
     if (strcmp(sub, "create") == 0) /* a document with experiments, applied */
         return roostctl_cmd_apply(g, argc - 1, argv + 1);
     if (strcmp(sub, "list") && strcmp(sub, "start") && strcmp(sub, "stop") &&
-        strcmp(sub, "conclude") && strcmp(sub, "results"))
+        strcmp(sub, "conclude") && strcmp(sub, "results") && strcmp(sub, "history"))
         return roostctl_fail(ROOSTCTL_EXIT_USAGE, "experiment: unknown subcommand '%s'\n%s", sub,
                              usage);
     for (int i = 2; i < argc; i++) {
@@ -250,6 +227,13 @@ int roostctl_experiment_run(const struct roostctl *g, int argc, char **argv)
             conclusion = "inconclusive";
         } else if (strcmp(argv[i], "--no-refresh") == 0) {
             refresh = false;
+        } else if (strcmp(argv[i], "--limit") == 0 && v) {
+            char *end;
+            errno = 0;
+            limit = strtoul(argv[++i], &end, 10);
+            if (errno || *end || !limit || limit > 10000)
+                return roostctl_fail(ROOSTCTL_EXIT_USAGE,
+                                     "--limit: '%s' is not a number from 1 to 10000", argv[i]);
         } else if (argv[i][0] != '-' && !name) {
             name = argv[i];
         } else {
@@ -268,6 +252,8 @@ int roostctl_experiment_run(const struct roostctl *g, int argc, char **argv)
         return rc;
     if (strcmp(sub, "list") == 0) {
         rc = list(g, ch);
+    } else if (strcmp(sub, "history") == 0) {
+        rc = roostctl_history(g, ch, "/roost.v1.Admin/ExperimentHistory", name, (uint32_t)limit);
     } else if (strcmp(sub, "results") == 0) {
         Roost__V1__ExperimentInfo *in;
         if ((rc = get(g, ch, name, refresh, &in)) == ROOSTCTL_EXIT_OK) {

@@ -207,15 +207,6 @@ static int64_t default_step(int64_t span)
     return (span + 59) / 60;
 }
 
-static void fmt_time(int64_t t, char *out, size_t cap)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    gmtime_r(&tt, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void fmt_quantile_name(double q, char *out, size_t cap)
 {
     snprintf(out, cap, "p%g", q * 100.0);
@@ -246,9 +237,9 @@ static void print_json(const Roost__V1__QueryMetricsRequest *req,
 
     cJSON_AddStringToObject(o, "kind", kind_name(req->scope_kind));
     cJSON_AddStringToObject(o, "scope", req->scope_key);
-    fmt_time(r->from_unix_s, buf, sizeof buf);
+    roostctl_fmt_time(r->from_unix_s * 1000, buf, sizeof buf);
     cJSON_AddStringToObject(o, "from", buf);
-    fmt_time(r->to_unix_s, buf, sizeof buf);
+    roostctl_fmt_time(r->to_unix_s * 1000, buf, sizeof buf);
     cJSON_AddStringToObject(o, "to", buf);
     cJSON_AddNumberToObject(o, "from_unix_s", (double)r->from_unix_s);
     cJSON_AddNumberToObject(o, "to_unix_s", (double)r->to_unix_s);
@@ -264,7 +255,7 @@ static void print_json(const Roost__V1__QueryMetricsRequest *req,
             cJSON *po = cJSON_CreateObject(), *qs = cJSON_CreateObject();
             bool n = p->count > 0, sk = p->sketch_count > 0;
 
-            fmt_time(p->start_unix_s, buf, sizeof buf);
+            roostctl_fmt_time(p->start_unix_s * 1000, buf, sizeof buf);
             cJSON_AddStringToObject(po, "time", buf);
             cJSON_AddNumberToObject(po, "start_unix_s", (double)p->start_unix_s);
             cJSON_AddNumberToObject(po, "end_unix_s", (double)p->end_unix_s);
@@ -311,8 +302,8 @@ static void print_table(const Roost__V1__QueryMetricsRequest *req,
 {
     char from[32], to[32], name[32];
 
-    fmt_time(r->from_unix_s, from, sizeof from);
-    fmt_time(r->to_unix_s, to, sizeof to);
+    roostctl_fmt_time(r->from_unix_s * 1000, from, sizeof from);
+    roostctl_fmt_time(r->to_unix_s * 1000, to, sizeof to);
     if (r->n_series == 0) {
         printf("no outcomes stored for %s \"%s\"%s%s%s%s from %s to %s\n",
                kind_name(req->scope_kind), req->scope_key, req->arm[0] ? ", arm " : "", req->arm,
@@ -341,7 +332,7 @@ static void print_table(const Roost__V1__QueryMetricsRequest *req,
             bool n = p->count > 0, sk = p->sketch_count > 0;
             char t[32], rate[16] = "-";
 
-            fmt_time(p->start_unix_s, t, sizeof t);
+            roostctl_fmt_time(p->start_unix_s * 1000, t, sizeof t);
             if (n)
                 snprintf(rate, sizeof rate, "%.2f%%", 100.0 * p->success_rate);
             printf("%-20s %12llu", t, (unsigned long long)p->count);

@@ -23,16 +23,6 @@ static const char usage[] =
     "last verdict) and prints each new decision; it exits 0 when the rollout is\n"
     "promoted and 1 when it is rolled back.\n";
 
-static void fmt_time(int64_t ms, char *out, size_t cap)
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-
-    gmtime_r(&s, &tm);
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 static void fmt_ago(int64_t seconds, char *out, size_t cap)
 {
     if (seconds < 0)
@@ -52,32 +42,6 @@ static int64_t now_ms(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static cJSON *decision_json(const Roost__V1__Decision *d)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON *details = cJSON_Parse(d->details_json);
-    char t[40];
-
-    fmt_time(d->time_unix_ms, t, sizeof t);
-    cJSON_AddNumberToObject(o, "seq", (double)d->seq);
-    cJSON_AddStringToObject(o, "time", t);
-    cJSON_AddStringToObject(o, "actor", d->actor);
-    cJSON_AddStringToObject(o, "kind", d->kind);
-    cJSON_AddStringToObject(o, "summary", d->summary);
-    if (d->revision)
-        cJSON_AddNumberToObject(o, "revision", (double)d->revision);
-    cJSON_AddItemToObject(o, "details", details ? details : cJSON_CreateNull());
-    return o;
-}
-
-static void print_decision(const Roost__V1__Decision *d)
-{
-    char t[40];
-
-    fmt_time(d->time_unix_ms, t, sizeof t);
-    printf("%s  %-10s  %s\n", t, d->actor, d->summary);
 }
 
 static cJSON *info_json(const Roost__V1__RolloutInfo *in)
@@ -102,7 +66,7 @@ static cJSON *info_json(const Roost__V1__RolloutInfo *in)
         cJSON_AddStringToObject(o, "reason", in->paused_reason);
     cJSON_AddNumberToObject(o, "revision", (double)r->revision);
     for (size_t i = 0; i < in->n_recent; i++)
-        cJSON_AddItemToArray(recent, decision_json(in->recent[i]));
+        cJSON_AddItemToArray(recent, roostctl_decision_json(in->recent[i]));
     cJSON_AddItemToObject(o, "recent", recent);
     return o;
 }
@@ -140,7 +104,7 @@ static void print_info(const Roost__V1__RolloutInfo *in)
         printf("  recent decisions:\n");
         for (size_t i = 0; i < in->n_recent; i++) {
             printf("    ");
-            print_decision(in->recent[i]);
+            roostctl_print_decision(in->recent[i]);
         }
     }
 }
@@ -201,40 +165,6 @@ static int cmd_list(const struct roostctl *g, struct rc_channel *ch)
     return ROOSTCTL_EXIT_OK;
 }
 
-static int cmd_history(const struct roostctl *g, struct rc_channel *ch, const char *name,
-                       uint32_t limit)
-{
-    Roost__V1__RolloutHistoryRequest req = ROOST__V1__ROLLOUT_HISTORY_REQUEST__INIT;
-    Roost__V1__RolloutHistoryResponse *r;
-    uint8_t buf[512], *resp;
-    size_t len;
-    int rc;
-
-    req.name = (char *)name;
-    req.limit = limit;
-    rc = roostctl_call(g, ch, "/roost.v1.Admin/RolloutHistory", buf,
-                       roost__v1__rollout_history_request__pack(&req, buf), &resp, &len);
-    if (rc != ROOSTCTL_EXIT_OK)
-        return rc;
-    r = roost__v1__rollout_history_response__unpack(NULL, len, resp);
-    free(resp);
-    if (!r)
-        return roostctl_fail(ROOSTCTL_EXIT_FAIL, "roostd sent a history that cannot be decoded");
-    if (g->json) {
-        cJSON *a = cJSON_CreateArray();
-        for (size_t i = r->n_decisions; i-- > 0;)
-            cJSON_AddItemToArray(a, decision_json(r->decisions[i]));
-        roostctl_print_json(a);
-    } else if (r->n_decisions == 0) {
-        printf("%s: no decisions yet\n", name);
-    } else {
-        for (size_t i = r->n_decisions; i-- > 0;) /* oldest first, like a log */
-            print_decision(r->decisions[i]);
-    }
-    roost__v1__rollout_history_response__free_unpacked(r, NULL);
-    return ROOSTCTL_EXIT_OK;
-}
-
 static int cmd_status(const struct roostctl *g, struct rc_channel *ch, const char *name,
                       bool watch, uint64_t for_s)
 {
@@ -264,11 +194,11 @@ static int cmd_status(const struct roostctl *g, struct rc_channel *ch, const cha
             if (in->recent[i]->seq <= last_seq)
                 continue;
             if (g->json) {
-                roostctl_print_json(decision_json(in->recent[i]));
+                roostctl_print_json(roostctl_decision_json(in->recent[i]));
             } else {
                 if (tty)
                     printf("\r\033[K");
-                print_decision(in->recent[i]);
+                roostctl_print_decision(in->recent[i]);
             }
             last_seq = in->recent[i]->seq;
         }
@@ -379,7 +309,7 @@ int roostctl_cmd_rollout(const struct roostctl *g, int argc, char **argv)
     else if (strcmp(sub, "status") == 0)
         rc = cmd_status(g, ch, name, watch, for_s);
     else if (strcmp(sub, "history") == 0)
-        rc = cmd_history(g, ch, name, (uint32_t)limit);
+        rc = roostctl_history(g, ch, "/roost.v1.Admin/RolloutHistory", name, (uint32_t)limit);
     else
         rc = cmd_command(g, ch, sub, name, reason);
     rc_channel_close(ch);

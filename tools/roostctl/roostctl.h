@@ -54,6 +54,21 @@ int roostctl_connect(const struct roostctl *g, struct rc_channel **out);
 int roostctl_call(const struct roostctl *g, struct rc_channel *ch, const char *method,
                   const void *req, size_t len, uint8_t **resp, size_t *resp_len);
 
+/* ---- decisions.c: decision records, for rollouts and experiments ---- */
+
+struct Roost__V1__Decision;
+
+/* "2026-11-26T10:00:00Z" (UTC), or "-" for 0. */
+void roostctl_fmt_time(int64_t unix_ms, char *out, size_t cap);
+/* The record as JSON: seq, time, actor, kind, summary, revision, details. */
+struct cJSON *roostctl_decision_json(const struct Roost__V1__Decision *d);
+/* One line: time, actor, summary. */
+void roostctl_print_decision(const struct Roost__V1__Decision *d);
+/* `rollout history` and `experiment history`: method's decisions about
+ * name, oldest first, as lines or (g->json) a JSON array. limit 0: 100. */
+int roostctl_history(const struct roostctl *g, struct rc_channel *ch, const char *method,
+                     const char *name, uint32_t limit);
+
 /* Prints a cJSON value on one line to stdout and frees it. */
 void roostctl_print_json(struct cJSON *v);
 

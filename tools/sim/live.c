@@ -200,21 +200,21 @@ static roost_status get_rollout(struct sim_live *l, Roost__V1__RolloutInfo **out
     return ROOST_OK;
 }
 
-static roost_status get_history(struct sim_live *l, Roost__V1__RolloutHistoryResponse **out,
+static roost_status get_history(struct sim_live *l, Roost__V1__HistoryResponse **out,
                                 roost_error *err)
 {
-    Roost__V1__RolloutHistoryRequest req = ROOST__V1__ROLLOUT_HISTORY_REQUEST__INIT;
+    Roost__V1__HistoryRequest req = ROOST__V1__HISTORY_REQUEST__INIT;
     uint8_t buf[512], *resp = NULL;
     size_t len;
     struct rc_status st;
 
     req.name = l->target.name;
     req.limit = HISTORY_LIMIT;
-    rc_unary(l->admin, METHOD_HISTORY, buf, roost__v1__rollout_history_request__pack(&req, buf),
+    rc_unary(l->admin, METHOD_HISTORY, buf, roost__v1__history_request__pack(&req, buf),
              CALL_TIMEOUT_S, &resp, &len, &st);
     if (st.code != GRPC_STATUS_OK)
         return call_error(l, "reading the rollout's history", &st, err);
-    *out = roost__v1__rollout_history_response__unpack(NULL, len, resp);
+    *out = roost__v1__history_response__unpack(NULL, len, resp);
     free(resp);
     if (!*out)
         return roost_error_set(err, ROOST_EUNAVAIL, "roostd at %s sent a history that cannot be decoded",
@@ -530,7 +530,7 @@ static void handle_decision(struct sim_live *l, const Roost__V1__Decision *d)
  * to on_event, oldest first. */
 static roost_status read_decisions(struct sim_live *l, roost_error *err)
 {
-    Roost__V1__RolloutHistoryResponse *h;
+    Roost__V1__HistoryResponse *h;
     roost_status rc;
 
     if ((rc = get_history(l, &h, err)) != ROOST_OK)
@@ -542,7 +542,7 @@ static roost_status read_decisions(struct sim_live *l, roost_error *err)
         handle_decision(l, d);
         l->last_seq = d->seq;
     }
-    roost__v1__rollout_history_response__free_unpacked(h, NULL);
+    roost__v1__history_response__free_unpacked(h, NULL);
     return ROOST_OK;
 }
 
@@ -574,7 +574,7 @@ static void poll_roostd(struct sim_live *l)
 
 roost_status sim_live_start(struct sim_live *l, roost_error *err)
 {
-    Roost__V1__RolloutHistoryResponse *h;
+    Roost__V1__HistoryResponse *h;
     const Roost__V1__Decision *started = NULL;
     uint64_t newest = 0;
     roost_status rc;
@@ -605,7 +605,7 @@ roost_status sim_live_start(struct sim_live *l, roost_error *err)
         l->first_seq = newest + 1;
         l->last_seq = newest;
     }
-    roost__v1__rollout_history_response__free_unpacked(h, NULL);
+    roost__v1__history_response__free_unpacked(h, NULL);
     l->started = true;
     return ROOST_OK;
 }
