@@ -310,6 +310,26 @@ static void new_process_with_roostd_down_serves_the_cache(void **state)
     assert_non_null(strstr(out, "not-ready"));
 }
 
+/* roostd with revisions 1 and 2 (new-checkout off), a client that has
+ * revision 2, then roostd stopped and the client stale. */
+static roost_client *client_at_revision_2_then_roostd_stopped(struct roostd_proc *p,
+                                                              struct sdk_events *rec)
+{
+    roost_client *c;
+
+    sdk_events_init(rec);
+    assert_true(roostd_start(p));
+    assert_int_equal(sdk_apply_flags(p, "off", "blue"), 1);
+    assert_int_equal(sdk_apply_flags(p, "off", "green"), 2);
+    c = client_for(p, rec, NULL);
+    assert_int_equal(roost_client_wait_ready(c, 2000), ROOST_OK);
+    assert_int_equal(roost_client_revision(c), 2);
+    assert_false(checkout_on(c, NULL));
+    assert_int_equal(roostd_stop(p, SIGTERM), 0);
+    assert_true(sdk_events_wait(rec, ROOST_EVENT_STALE, 0, 5) >= 0);
+    return c;
+}
+
 static void roostd_back_client_resumes_from_its_revision_without_a_snapshot(void **state)
 {
     struct roostd_proc p = {0};
@@ -319,16 +339,7 @@ static void roostd_back_client_resumes_from_its_revision_without_a_snapshot(void
     size_t from;
 
     (void)state;
-    sdk_events_init(&rec);
-    assert_true(roostd_start(&p));
-    assert_int_equal(sdk_apply_flags(&p, "off", "blue"), 1);
-    assert_int_equal(sdk_apply_flags(&p, "off", "green"), 2);
-    c = client_for(&p, &rec, NULL);
-    assert_int_equal(roost_client_wait_ready(c, 2000), ROOST_OK);
-    assert_int_equal(roost_client_revision(c), 2);
-
-    assert_int_equal(roostd_stop(&p, SIGTERM), 0);
-    assert_true(sdk_events_wait(&rec, ROOST_EVENT_STALE, 0, 5) >= 0);
+    c = client_at_revision_2_then_roostd_stopped(&p, &rec);
     /* roostd comes back on the same data and port, and a change is made
      * while (or just before) the client reconnects. */
     assert_true(sdk_roostd_restart(&p));
@@ -364,16 +375,7 @@ static void a_replaced_data_directory_is_not_resumed_as_the_same_history(void **
     size_t n;
 
     (void)state;
-    sdk_events_init(&rec);
-    assert_true(roostd_start(&p));
-    assert_int_equal(sdk_apply_flags(&p, "off", "blue"), 1);
-    assert_int_equal(sdk_apply_flags(&p, "off", "green"), 2);
-    c = client_for(&p, &rec, NULL);
-    assert_int_equal(roost_client_wait_ready(c, 2000), ROOST_OK);
-    assert_int_equal(roost_client_revision(c), 2);
-    assert_false(checkout_on(c, NULL));
-    assert_int_equal(roostd_stop(&p, SIGTERM), 0);
-    assert_true(sdk_events_wait(&rec, ROOST_EVENT_STALE, 0, 5) >= 0);
+    c = client_at_revision_2_then_roostd_stopped(&p, &rec);
 
     /* Another data directory gets a history of its own, out of the
      * client's reach (another port): new-checkout turns on at its revision

@@ -1,8 +1,11 @@
-# Helpers for the command-line tests written in sh, sourced by them after
-# they set $tmp (a scratch directory). Checks are grouped by the behaviour
+# Helpers for the command-line tests written in sh, sourced by them. $tmp
+# is a scratch directory, removed when the test exits. Checks are grouped by the behaviour
 # they show: begin NAME ... end counts one behaviour, passed when every
 # check in it passed, like the cmocka suites count test functions, and
 # summary prints "N passed, M failed" and fails when M > 0.
+tmp=$(mktemp -d "${TEST_TMPDIR:-/tmp}/shtest.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+
 pass=0
 fail=0
 group=""

@@ -11,9 +11,6 @@ set -u
 
 sim=$1
 data=$2
-tmp=${TEST_TMPDIR:-/tmp}/roost_sim_cli.$$
-mkdir -p "$tmp" || exit 1
-trap 'rm -rf "$tmp"' EXIT
 . "$3"
 
 healthy=$data/healthy.json

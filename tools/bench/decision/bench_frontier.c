@@ -109,50 +109,57 @@ static bool set_alpha(struct sim_scenario *sc, double alpha)
     return any;
 }
 
-static roost_status run_roost(struct sim_world *w, const struct sim_scenario *sc, uint64_t runs,
-                              uint64_t seed, struct sim_summary *out, roost_error *err)
+enum who { ROOST, ORACLE, FLAGGER };
+
+/* Runs sc under one policy: Roost (the scenario's rollout, at the alpha
+ * set on it), the oracle (ratio, alpha, baseline_rate: oracle.h) or
+ * Flagger's default. */
+static roost_status run(struct sim_world *w, const struct sim_scenario *sc, enum who who,
+                        double ratio, double alpha, double baseline_rate, uint64_t runs,
+                        uint64_t seed, struct sim_summary *out, roost_error *err)
 {
+    static const char *const NAME[] = {"Roost", "oracle", "Flagger default"};
     struct sim_roost *r = NULL;
-    struct sim_policy p;
-    roost_status rc;
-
-    if ((rc = sim_roost_new(&sc->spec, sc->settle_ms, NULL, NULL, &r, err)) != ROOST_OK)
-        return rc;
-    sim_roost_policy(r, &p);
-    rc = bench_run_policy(w, sc, &p, "Roost", runs, seed, out, err);
-    sim_roost_free(r);
-    return rc;
-}
-
-static roost_status run_oracle(struct sim_world *w, const struct sim_scenario *sc, double ratio,
-                               double alpha, double baseline_rate, uint64_t runs, uint64_t seed,
-                               struct sim_summary *out, roost_error *err)
-{
     struct bench_oracle *o = NULL;
-    struct sim_policy p;
-    roost_status rc;
-
-    if ((rc = bench_oracle_new(&sc->spec, ratio, alpha, baseline_rate, NULL, NULL, &o, err)) != ROOST_OK)
-        return rc;
-    bench_oracle_policy(o, &p);
-    rc = bench_run_policy(w, sc, &p, "oracle", runs, seed, out, err);
-    bench_oracle_free(o);
-    return rc;
-}
-
-static roost_status run_flagger(struct sim_world *w, const struct sim_scenario *sc, uint64_t runs,
-                                uint64_t seed, struct sim_summary *out, roost_error *err)
-{
     struct bench_flagger *f = NULL;
     struct sim_policy p;
     roost_status rc;
 
-    if ((rc = bench_flagger_new(&sc->flagger, NULL, NULL, &f, err)) != ROOST_OK)
-        return rc;
-    bench_flagger_policy(f, &p);
-    rc = bench_run_policy(w, sc, &p, "Flagger default", runs, seed, out, err);
+    switch (who) {
+    case ROOST:
+        if ((rc = sim_roost_new(&sc->spec, sc->settle_ms, NULL, NULL, &r, err)) == ROOST_OK)
+            sim_roost_policy(r, &p);
+        break;
+    case ORACLE:
+        if ((rc = bench_oracle_new(&sc->spec, ratio, alpha, baseline_rate, NULL, NULL, &o, err)) ==
+            ROOST_OK)
+            bench_oracle_policy(o, &p);
+        break;
+    default:
+        if ((rc = bench_flagger_new(&sc->flagger, NULL, NULL, &f, err)) == ROOST_OK)
+            bench_flagger_policy(f, &p);
+        break;
+    }
+    if (rc == ROOST_OK)
+        rc = bench_run_policy(w, sc, &p, NAME[who], runs, seed, out, err);
+    sim_roost_free(r);
+    bench_oracle_free(o);
     bench_flagger_free(f);
     return rc;
+}
+
+/* One policy on both scenarios: bad runs times, healthy healthy_runs. */
+static roost_status run_both(struct sim_world *w, const struct sim_scenario *bad,
+                             const struct sim_scenario *healthy, enum who who, double ratio,
+                             double alpha, double baseline_rate, uint64_t runs,
+                             uint64_t healthy_runs, uint64_t seed, struct result *out,
+                             roost_error *err)
+{
+    roost_status rc = run(w, bad, who, ratio, alpha, baseline_rate, runs, seed, &out->bad, err);
+
+    return rc != ROOST_OK ? rc
+                          : run(w, healthy, who, ratio, alpha, baseline_rate, healthy_runs, seed,
+                                &out->healthy, err);
 }
 
 static void print_row(const char *policy, const char *alpha, const struct result *r)
@@ -307,8 +314,8 @@ int main(int argc, char **argv)
     }
     worlds = true;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (run_flagger(&world, &bad, runs, seed, &flagger.bad, &err) != ROOST_OK ||
-        run_flagger(&world, &healthy, healthy_runs, seed, &flagger.healthy, &err) != ROOST_OK)
+    if (run_both(&world, &bad, &healthy, FLAGGER, 0, 0, 0, runs, healthy_runs, seed, &flagger,
+                 &err) != ROOST_OK)
         goto failed;
     if (json) {
         print_json("Flagger default", NAN, ratio, &flagger);
@@ -326,16 +333,13 @@ int main(int argc, char **argv)
         char a[32];
         set_alpha(&bad, alphas[k]);
         set_alpha(&healthy, alphas[k]);
-        if (run_roost(&world, &bad, runs, seed, &roost.bad, &err) != ROOST_OK ||
-            run_roost(&world, &healthy, healthy_runs, seed, &roost.healthy, &err) != ROOST_OK ||
-            run_oracle(&world, &bad, ratio, alphas[k], 0, runs, seed, &oracle.bad, &err) != ROOST_OK ||
-            run_oracle(&world, &healthy, ratio, alphas[k], 0, healthy_runs, seed, &oracle.healthy,
-                       &err) != ROOST_OK ||
-            (baseline_rate > 0 &&
-             (run_oracle(&world, &bad, ratio, alphas[k], baseline_rate, runs, seed, &oracle_b.bad,
-                         &err) != ROOST_OK ||
-              run_oracle(&world, &healthy, ratio, alphas[k], baseline_rate, healthy_runs, seed,
-                         &oracle_b.healthy, &err) != ROOST_OK)))
+        if (run_both(&world, &bad, &healthy, ROOST, 0, 0, 0, runs, healthy_runs, seed, &roost,
+                     &err) != ROOST_OK ||
+            run_both(&world, &bad, &healthy, ORACLE, ratio, alphas[k], 0, runs, healthy_runs, seed,
+                     &oracle, &err) != ROOST_OK ||
+            (baseline_rate > 0 && run_both(&world, &bad, &healthy, ORACLE, ratio, alphas[k],
+                                           baseline_rate, runs, healthy_runs, seed, &oracle_b,
+                                           &err) != ROOST_OK))
             goto failed;
         snprintf(a, sizeof a, "%g", alphas[k]);
         if (json) {

@@ -12,9 +12,6 @@ set -u
 bin=$1
 bad=$2
 healthy=$3
-tmp=${TEST_TMPDIR:-/tmp}/frontier_cli.$$
-mkdir -p "$tmp" || exit 1
-trap 'rm -rf "$tmp"' EXIT
 . "$4"
 
 small="--runs 100 --healthy-runs 400 --alphas 0.01,0.001"
