@@ -2,15 +2,8 @@
 #include "change.h"
 
 #include <stdlib.h>
-#include <time.h>
 
-int64_t change_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 roost_status change_commit(struct store_txn *t, struct hub *hub, Roost__V1__ChangeEvent *ev,
                            roost_error *err)
@@ -21,7 +14,7 @@ roost_status change_commit(struct store_txn *t, struct hub *hub, Roost__V1__Chan
 
     ev->revision = t->next_revision;
     if (ev->time_unix_ms == 0)
-        ev->time_unix_ms = change_now_ms();
+        ev->time_unix_ms = clock_wall_ms();
     len = roost__v1__change_event__get_packed_size(ev);
     if (!(buf = malloc(len ? len : 1))) {
         store_abort(t);

@@ -18,7 +18,4 @@
 roost_status change_commit(struct store_txn *t, struct hub *hub, Roost__V1__ChangeEvent *ev,
                            roost_error *err);
 
-/* Unix time in milliseconds. */
-int64_t change_now_ms(void);
-
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "change.h"
+#include "clock.h"
 #include "experiment/analysis.h"
 #include "experiment/spec.h"
 #include "flags.h"
@@ -197,7 +198,7 @@ static roost_status commit(struct experiments *x, struct loaded *l, const char *
         rec.analysis_json = (char *)analysis_json;
     if (kind) {
         Roost__V1__Decision d = ROOST__V1__DECISION__INIT;
-        d.time_unix_ms = change_now_ms();
+        d.time_unix_ms = clock_wall_ms();
         d.scope_kind = ROOST__V1__SCOPE_KIND__SCOPE_KIND_EXPERIMENT;
         d.scope_key = rec.name;
         d.actor = (char *)actor;
@@ -290,13 +291,13 @@ static void tick_one(struct experiments *x, const char *name)
         free(a);
         return;
     }
-    if (look(x, &l, change_now_ms(), a, &json, &err) != ROOST_OK) {
+    if (look(x, &l, clock_wall_ms(), a, &json, &err) != ROOST_OK) {
         log_error("experiment_analysis_failed", name, err.msg);
     } else if (a->action == EXPERIMENT_STOP || a->action == EXPERIMENT_STOP_NOW) {
         verdict_line(&l.spec, a, line, sizeof line);
         snprintf(summary, sizeof summary, "by the %s rule: %s",
                  a->harm ? "harm" : a->early_stop ? "early-win" : "end", line);
-        l.rec->stopped_unix_ms = change_now_ms();
+        l.rec->stopped_unix_ms = clock_wall_ms();
         if (commit(x, &l, "stopped", json, "stopped", "controller", summary, &err) != ROOST_OK)
             log_error("experiment_not_stopped", name, err.msg);
     } else if (commit(x, &l, "running", json, NULL, NULL, NULL, &err) != ROOST_OK) {
@@ -332,13 +333,7 @@ static void *controller_main(void *arg)
             free(names);
         }
         pthread_mutex_lock(&x->wake_mu);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(x->interval_ms / 1000);
-        ts.tv_nsec += (long)(x->interval_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        ts = clock_deadline_ms(x->interval_ms);
         while (!x->stop && pthread_cond_timedwait(&x->wake_cv, &x->wake_mu, &ts) == 0)
             ;
         if (x->stop) {
@@ -428,7 +423,7 @@ roost_status experiments_command(struct experiments *x, const char *name, const 
             goto out;
         }
         if (l.rec->started_unix_ms == 0)
-            l.rec->started_unix_ms = change_now_ms();
+            l.rec->started_unix_ms = clock_wall_ms();
         l.rec->stopped_unix_ms = 0;
         next = "running";
         snprintf(summary, sizeof summary, "%s (flag %s, %zu arms)", l.spec.hypothesis,
@@ -443,10 +438,10 @@ roost_status experiments_command(struct experiments *x, const char *name, const 
         }
         /* The record holds the numbers the decision was made on: a fresh
          * look when the data is still coming in. */
-        if (running && (rc = look(x, &l, change_now_ms(), a, &json, err)) != ROOST_OK)
+        if (running && (rc = look(x, &l, clock_wall_ms(), a, &json, err)) != ROOST_OK)
             goto out;
         if (running)
-            l.rec->stopped_unix_ms = change_now_ms();
+            l.rec->stopped_unix_ms = clock_wall_ms();
         if (!conclude) {
             next = "stopped";
             verdict_line(&l.spec, a, line, sizeof line);

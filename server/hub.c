@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -368,8 +369,7 @@ static void *ticker_main(void *arg)
 
     pthread_mutex_lock(&h->mu);
     while (!h->stop_ticker) {
-        clock_gettime(CLOCK_REALTIME, &next);
-        next.tv_sec += h->opt.keepalive_s;
+        next = clock_deadline_ms((int64_t)h->opt.keepalive_s * 1000);
         while (!h->stop_ticker &&
                pthread_cond_timedwait(&h->tick_cv, &h->mu, &next) == 0)
             ;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "change.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics_query.h"
 #include "resources.h"
@@ -80,11 +81,6 @@ struct rollouts {
     pthread_t workers[HOOK_WORKERS_MAX];
     int nworkers;
 };
-
-static int64_t now_ms(void)
-{
-    return change_now_ms();
-}
 
 static void log_error(const char *event, const char *rollout, const char *msg)
 {
@@ -342,7 +338,7 @@ static void record_note(struct rollouts *r, const char *name, const char *actor,
     struct store_txn t;
     roost_error err;
 
-    d.time_unix_ms = now_ms();
+    d.time_unix_ms = clock_wall_ms();
     d.scope_kind = ROOST__V1__SCOPE_KIND__SCOPE_KIND_ROLLOUT;
     d.scope_key = (char *)name;
     d.actor = (char *)actor;
@@ -448,15 +444,8 @@ static void run_job(struct rollouts *r, struct hook_job *j)
 /* Waits on q_cv (q_mu held) for at most ms. */
 static void q_wait_ms(struct rollouts *r, int64_t ms)
 {
-    struct timespec ts;
+    struct timespec ts = clock_deadline_ms(ms);
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_cond_timedwait(&r->q_cv, &r->q_mu, &ts);
 }
 
@@ -474,7 +463,7 @@ static void *hook_worker(void *arg)
              * the drain deadline; the rest stay in the outbox for the next
              * start, so a long queue cannot hold a shutdown for many hook
              * timeouts. */
-            if (r->q_stop && (r->q_len == 0 || now_ms() >= r->q_drain_until)) {
+            if (r->q_stop && (r->q_len == 0 || clock_wall_ms() >= r->q_drain_until)) {
                 pthread_mutex_unlock(&r->q_mu);
                 return NULL;
             }
@@ -693,10 +682,10 @@ static int64_t tick_one(struct rollouts *r, const char *name)
     roost_error err;
 
     if (!d)
-        return now_ms() + 1000;
+        return clock_wall_ms() + 1000;
     for (int i = 0; i < TICK_DECISIONS; i++) {
         struct loaded l;
-        int64_t now = now_ms();
+        int64_t now = clock_wall_ms();
         size_t n;
         roost_status rc;
 
@@ -786,7 +775,7 @@ static int64_t tick_all(struct rollouts *r)
 
     if (rollouts_names(r, &names, &n, &err) != ROOST_OK) {
         log_error("rollouts_unreadable", "", err.msg);
-        return now_ms() + 1000;
+        return clock_wall_ms() + 1000;
     }
     for (size_t i = 0; i < n; i++) {
         int64_t w;
@@ -952,12 +941,12 @@ static void *controller_main(void *arg)
         wake = tick_all(r);
 
         pthread_mutex_lock(&r->wake_mu);
-        now = now_ms();
+        now = clock_wall_ms();
         if (wake != ROLLOUT_NEVER)
             wake += r->opt.settle_ms; /* let reports of the window land first */
         if (wake > now + IDLE_WAKE_MS)
             wake = now + IDLE_WAKE_MS;
-        while (!r->kicked && !r->stop && now_ms() < wake) {
+        while (!r->kicked && !r->stop && clock_wall_ms() < wake) {
             struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000L};
             if (pthread_cond_timedwait(&r->wake_cv, &r->wake_mu, &ts) != 0)
                 break;
@@ -1060,7 +1049,7 @@ void rollouts_destroy(struct rollouts *r)
      * off would only make it run twice. */
     pthread_mutex_lock(&r->q_mu);
     r->q_stop = true;
-    r->q_drain_until = now_ms() + r->opt.hook_drain_ms;
+    r->q_drain_until = clock_wall_ms() + r->opt.hook_drain_ms;
     pthread_cond_broadcast(&r->q_cv);
     pthread_mutex_unlock(&r->q_mu);
     for (int i = 0; i < r->nworkers; i++)
@@ -1109,7 +1098,7 @@ roost_status rollouts_command(struct rollouts *r, const char *name, const char *
     for (int attempt = 0; attempt < 4; attempt++) {
         if ((rc = load(r, name, &l, err)) != ROOST_OK)
             break;
-        rc = rollout_command(l.spec, &l.st, cmd, actor, now_ms(), &next, d, err);
+        rc = rollout_command(l.spec, &l.st, cmd, actor, clock_wall_ms(), &next, d, err);
         if (rc == ROOST_OK)
             rc = commit_decision(r, &l, &next, d, actor, reason, err);
         unload(&l);
@@ -1210,7 +1199,7 @@ roost_status rollouts_info(struct rollouts *r, const char *name, Roost__V1__Roll
         buf[0] = '\0';
     info->paused_reason = strdup(buf);
     info->step_started_unix_ms = l.st.step_started_ms;
-    wake = rollout_next_wakeup(l.spec, &l.st, now_ms());
+    wake = rollout_next_wakeup(l.spec, &l.st, clock_wall_ms());
     info->next_decision_unix_ms = wake == ROLLOUT_NEVER ? 0 : wake;
     info->steps = (uint32_t)l.spec->nsteps;
     describe_step(l.spec, &l.st, buf, sizeof buf);

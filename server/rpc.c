@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define RPC_MAX_METHODS 64
@@ -725,16 +726,9 @@ roost_status rpc_server_start(struct rpc_server *srv, const char *listen, int *p
 
 static bool wait_shutdown(struct rpc_server *srv, int ms)
 {
-    struct timespec deadline;
+    struct timespec deadline = clock_deadline_ms(ms);
     bool done;
 
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += ms / 1000;
-    deadline.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&srv->mu);
     while (!srv->shutdown_done) {
         if (pthread_cond_timedwait(&srv->cv, &srv->mu, &deadline) != 0)

@@ -67,6 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/clock.h"
 #include "server/json_fields.h"
 
 extern char **environ;
@@ -491,14 +492,6 @@ struct attempt {
     bool out_truncated;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L}, rem;
@@ -802,7 +795,7 @@ static void exec_attempt(const struct hook_spec *h, char *const envp[], const ch
         textf(a->what, sizeof a->what, "cannot set up the hook's pipes");
         goto done;
     }
-    deadline = mono_ms() + h->timeout_ms;
+    deadline = clock_mono_ms() + h->timeout_ms;
     while (!reaped) {
         struct pollfd pf[4];
         int np = 0, wait_ms;
@@ -820,7 +813,7 @@ static void exec_attempt(const struct hook_spec *h, char *const envp[], const ch
             status_known = false;
             break;
         }
-        now = mono_ms();
+        now = clock_mono_ms();
         if (now >= deadline) {
             timed_out = true;
             kill(-pid, SIGKILL);
@@ -1059,7 +1052,7 @@ void hook_run(const struct hook_spec *h, const char *rollout, const char *event_
     struct http_hook hh;
     char **env = NULL, *input = NULL;
     size_t first_owned = 0, input_len = 0;
-    int64_t start = mono_ms(), delay;
+    int64_t start = clock_mono_ms(), delay;
     bool ready;
     const char *line;
 
@@ -1112,7 +1105,7 @@ void hook_run(const struct hook_spec *h, const char *rollout, const char *event_
     out->ok = a.ok;
     out->exit_status = a.exit_status;
     out->http_status = a.http_status;
-    out->duration_ms = mono_ms() - start;
+    out->duration_ms = clock_mono_ms() - start;
     line = a.err_line.len ? a.err_line.text : a.out_line.len ? a.out_line.text : NULL;
     if (a.ok && out->attempts <= 1) {
         textf(out->detail, sizeof out->detail, "%s in %lld ms", a.what,

@@ -70,6 +70,7 @@
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "hooks.h" /* roost_duration_parse */
+#include "server/clock.h"
 #include "server/json_fields.h"
 
 #define PROBE_PORT_MAX 8         /* "65535" and a NUL, rounded up */
@@ -110,22 +111,6 @@ const char *probe_type_name(enum probe_type t)
 }
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* snprintf for messages that may be cut short on purpose. */
 static void textf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -627,7 +612,7 @@ static bool apply_result(struct probe *pr, bool ok, double latency_ms, const cha
 
     st->latency_ms = latency_ms;
     st->checks++;
-    st->last_check_ms = wall_ms();
+    st->last_check_ms = clock_wall_ms();
     if (ok) {
         bool slow = pr->spec.degraded_ms > 0 && latency_ms > (double)pr->spec.degraded_ms;
         enum probe_state quality = slow ? PROBE_DEGRADED : PROBE_UP;
@@ -669,7 +654,7 @@ static bool apply_result(struct probe *pr, bool ok, double latency_ms, const cha
 static void finish_check(struct prober *p, struct probe *pr, bool ok, double latency_ms,
                          const char *detail)
 {
-    int64_t now = mono_us();
+    int64_t now = clock_mono_us();
 
     pr->in_flight = false;
     pr->next_due_us = pr->started_us + pr->spec.interval_ms * 1000;
@@ -753,7 +738,7 @@ static void tcp_end(struct prober *p, struct probe *pr, bool ok, const char *det
         resolve_release(pr->resolving, true);
         pr->resolving = NULL;
     }
-    finish_check(p, pr, ok, since_start_ms(pr, mono_us()), detail);
+    finish_check(p, pr, ok, since_start_ms(pr, clock_mono_us()), detail);
 }
 
 /* Starts a connect to the next address; ends the check when one connects
@@ -957,7 +942,7 @@ static void http_done(struct prober *p, struct probe *pr, CURLcode res)
 
     curl_multi_remove_handle(p->multi, pr->easy);
     pr->easy_added = false;
-    latency = since_start_ms(pr, mono_us());
+    latency = since_start_ms(pr, clock_mono_us());
     if (res == CURLE_OK || (res == CURLE_WRITE_ERROR && pr->body_cut)) {
         curl_easy_getinfo(pr->easy, CURLINFO_RESPONSE_CODE, &status);
         /* libcurl's own clock excludes the time until this thread noticed. */
@@ -1031,7 +1016,7 @@ static void *grpc_main(void *arg)
             continue;
         gc = ev.tag;
         pthread_mutex_lock(&p->mu);
-        gc->ended_us = mono_us();
+        gc->ended_us = clock_mono_us();
         gc->done = true;
         orphaned = gc->orphaned;
         pthread_mutex_unlock(&p->mu);
@@ -1250,7 +1235,7 @@ static struct probe *probe_new(const struct probe_spec *s)
     snprintf(pr->st.name, sizeof pr->st.name, "%s", s->name);
     pr->st.state = PROBE_UNKNOWN;
     pr->st.circuit = CIRCUIT_CLOSED;
-    pr->st.since_ms = wall_ms();
+    pr->st.since_ms = clock_wall_ms();
     pr->next_due_us = 0; /* checked at once */
     return pr;
 }
@@ -1324,7 +1309,7 @@ static void *prober_main(void *arg)
         p->nretired = 0;
 
         /* 3. Timeouts (TCP; libcurl and gRPC keep their own) and new checks. */
-        now = mono_us();
+        now = clock_mono_us();
         nw = 0;
         for (size_t i = 0; i < p->n; i++) {
             struct probe *pr = p->probes[i];
