@@ -1,13 +1,14 @@
 /* roost.v1.Sync/Report: SDKs deliver pre-aggregated outcomes here. The
- * handler decodes the batch and hands it to metrics_ingest, which validates
- * it and stores it exactly once (see metrics_ingest.h). A refused batch is
+ * handler decodes the batch and hands it to metrics_ingest through the
+ * group commit (metrics_group.h), which validates it and stores it exactly
+ * once, sharing one fsync with the batches that arrive at the same time. A refused batch is
  * logged with the reason the SDK also receives, so an operator can tell a
  * misbehaving client from the server's side. */
 #include <stdlib.h>
 #include <time.h>
 
 #include "log.h"
-#include "metrics_ingest.h"
+#include "metrics_group.h"
 #include "roostd.h"
 
 static void report(void *ctx, const struct rpc_request *req, struct rpc_reply *reply)
@@ -23,7 +24,7 @@ static void report(void *ctx, const struct rpc_request *req, struct rpc_reply *r
         rpc_reply_error(reply, GRPC_STATUS_INVALID_ARGUMENT, "ReportRequest cannot be decoded");
         return;
     }
-    if (metrics_ingest(d->store, in, (int64_t)time(NULL), &res, &err) != ROOST_OK) {
+    if (metrics_group_ingest(d->reports, in, (int64_t)time(NULL), &res, &err) != ROOST_OK) {
         log_begin(&l, err.code == ROOST_EINVAL ? LOG_WARN : LOG_ERROR, "report_rejected");
         log_str(&l, "client_id", in->client_id);
         log_u64(&l, "sequence", in->sequence);

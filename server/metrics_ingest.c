@@ -566,43 +566,30 @@ static roost_status store_dropped(struct store_txn *t, struct metrics_merger *w,
     return ROOST_OK;
 }
 
-roost_status metrics_ingest(struct store *st, const Roost__V1__ReportRequest *req, int64_t now_unix,
-                            struct metrics_ingest_result *out, roost_error *err)
+/* Stores one validated batch in t (or finds it stored already). On error
+ * t holds part of the batch: the caller aborts it. */
+static roost_status ingest_in_txn(struct store_txn *t, struct metrics_merger *w,
+                                  int64_t recent_from, const Roost__V1__ReportRequest *req,
+                                  int64_t now_unix, struct metrics_ingest_result *out,
+                                  roost_error *err)
 {
     const Roost__V1__ReportLabels *lb = req->labels;
     struct metrics_series labels = {0};
-    struct store_txn t;
-    struct metrics_merger *w;
     char where[400];
-    int64_t recent_from;
     bool seen = false;
     roost_status rc;
 
     out->duplicate = false;
     out->stored = 0;
-    if ((rc = validate(req, now_unix, err)) != ROOST_OK)
-        return rc;
     labels.service = lb && lb->service ? lb->service : "";
     labels.environment = lb && lb->environment ? lb->environment : "";
     labels.version = lb && lb->version ? lb->version : "";
-
-    if ((rc = metrics_merger_new(&w, err)) != ROOST_OK)
+    if ((rc = already_seen(t, req->client_id, req->sequence, &seen, err)) != ROOST_OK)
         return rc;
-    if ((rc = store_begin(st, true, &t, err)) != ROOST_OK) {
-        metrics_merger_free(w);
-        return rc;
-    }
-    if ((rc = already_seen(&t, req->client_id, req->sequence, &seen, err)) != ROOST_OK)
-        goto fail;
     if (seen) {
-        store_abort(&t);
-        metrics_merger_free(w);
         out->duplicate = true;
         return ROOST_OK;
     }
-    if ((rc = metrics_recent_from(&t, &recent_from, err)) != ROOST_OK)
-        goto fail;
-
     for (size_t i = 0; i < req->n_aggregates; i++) {
         const Roost__V1__OutcomeAggregate *a = req->aggregates[i];
         struct metrics_series s = labels;
@@ -612,28 +599,123 @@ roost_status metrics_ingest(struct store *st, const Roost__V1__ReportRequest *re
         s.arm = a->arm ? a->arm : "";
         s.metric = a->metric;
         describe(where, sizeof where, i, a);
-        if ((rc = merge_row(&t, w, TBL_METRICS, &s, a->minute, a->count, a->successes, a->sum,
+        if ((rc = merge_row(t, w, TBL_METRICS, &s, a->minute, a->count, a->successes, a->sum,
                             a->sum_squares, a->sketch.data, a->sketch.len, where, err)) != ROOST_OK)
-            goto fail;
+            return rc;
         if (a->scope_kind == ROOST__V1__SCOPE_KIND__SCOPE_KIND_ROLLOUT) {
             int64_t second = metrics_recent_second(a->minute, a->end_unix_ms);
             if (second >= recent_from &&
-                (rc = merge_row(&t, w, TBL_METRICS_RECENT, &s, second, a->count, a->successes,
+                (rc = merge_row(t, w, TBL_METRICS_RECENT, &s, second, a->count, a->successes,
                                 a->sum, a->sum_squares, a->sketch.data, a->sketch.len, where,
                                 err)) != ROOST_OK)
-                goto fail;
+                return rc;
         }
         out->stored++;
     }
-    if ((rc = store_dropped(&t, w, req, &labels, now_unix / 60, &out->stored, err)) != ROOST_OK ||
-        (rc = mark_seen(&t, req->client_id, req->sequence, (uint64_t)now_unix, err)) != ROOST_OK)
+    if ((rc = store_dropped(t, w, req, &labels, now_unix / 60, &out->stored, err)) != ROOST_OK)
+        return rc;
+    return mark_seen(t, req->client_id, req->sequence, (uint64_t)now_unix, err);
+}
+
+roost_status metrics_ingest_check(const Roost__V1__ReportRequest *req, int64_t now_unix,
+                                  roost_error *err)
+{
+    return validate(req, now_unix, err);
+}
+
+roost_status metrics_ingest(struct store *st, const Roost__V1__ReportRequest *req, int64_t now_unix,
+                            struct metrics_ingest_result *out, roost_error *err)
+{
+    struct metrics_ingest_job job = {req, now_unix, false, {false, 0}, ROOST_OK, {0}};
+    struct metrics_ingest_job *jobs[1] = {&job};
+
+    metrics_ingest_many(st, jobs, 1);
+    *out = job.out;
+    if (job.rc != ROOST_OK)
+        *err = job.err;
+    return job.rc;
+}
+
+/* Stores the jobs that passed validation (rc ROOST_OK) in one write
+ * transaction: every job's result, or the first error, which is that job's
+ * own when ingest_in_txn failed (the others are then kept out of t). */
+static roost_status ingest_together(struct store *st, struct metrics_ingest_job *const *jobs,
+                                    size_t n, size_t *failed, roost_error *err)
+{
+    struct store_txn t;
+    struct metrics_merger *w;
+    int64_t recent_from;
+    roost_status rc;
+
+    *failed = n;
+    if ((rc = metrics_merger_new(&w, err)) != ROOST_OK)
+        return rc;
+    if ((rc = store_begin(st, true, &t, err)) != ROOST_OK) {
+        metrics_merger_free(w);
+        return rc;
+    }
+    if ((rc = metrics_recent_from(&t, &recent_from, err)) != ROOST_OK)
         goto fail;
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_ingest_job *j = jobs[i];
+        if (j->rc != ROOST_OK)
+            continue;
+        if ((rc = ingest_in_txn(&t, w, recent_from, j->req, j->now_unix, &j->out, &j->err)) !=
+            ROOST_OK) {
+            *failed = i;
+            *err = j->err;
+            goto fail;
+        }
+    }
     metrics_merger_free(w);
     return store_commit(&t, err);
 
 fail:
     store_abort(&t);
     metrics_merger_free(w);
-    out->stored = 0;
     return rc;
+}
+
+void metrics_ingest_many(struct store *st, struct metrics_ingest_job *const *jobs, size_t n)
+{
+    size_t failed, valid = 0;
+    roost_error err = {0};
+    roost_status rc;
+
+    for (size_t i = 0; i < n; i++) {
+        struct metrics_ingest_job *j = jobs[i];
+        j->out.duplicate = false;
+        j->out.stored = 0;
+        j->rc = ROOST_OK;
+        j->err.code = ROOST_OK;
+        j->err.msg[0] = '\0';
+        if (j->checked || (j->rc = validate(j->req, j->now_unix, &j->err)) == ROOST_OK)
+            valid++;
+    }
+    if (valid == 0)
+        return;
+    rc = ingest_together(st, jobs, n, &failed, &err);
+    if (rc == ROOST_OK)
+        return;
+    if (failed == n || valid == 1) {
+        /* The store failed (or the only batch did): the same for every
+         * batch of the transaction, none of which is stored. */
+        for (size_t i = 0; i < n; i++) {
+            if (jobs[i]->rc == ROOST_OK || i == failed) {
+                jobs[i]->rc = rc;
+                jobs[i]->err = i == failed ? jobs[i]->err : err;
+                jobs[i]->out.duplicate = false;
+                jobs[i]->out.stored = 0;
+            }
+        }
+        return;
+    }
+    /* One batch failed (a merge that would overflow, say): nothing of the
+     * transaction is kept, and each batch is stored on its own, so the
+     * failure is that batch's alone. Rare: validation catches what it can
+     * without reading the store. */
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i]->rc == ROOST_OK)
+            metrics_ingest_many(st, &jobs[i], 1);
+    }
 }

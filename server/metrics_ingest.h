@@ -193,4 +193,31 @@ struct metrics_ingest_result {
 roost_status metrics_ingest(struct store *st, const Roost__V1__ReportRequest *req, int64_t now_unix,
                             struct metrics_ingest_result *out, roost_error *err);
 
+/* The checks metrics_ingest makes before it touches the store (EINVAL,
+ * with the message it would give). CPU only: callers that queue batches
+ * run them in parallel first (metrics_group.c). */
+roost_status metrics_ingest_check(const Roost__V1__ReportRequest *req, int64_t now_unix,
+                                  roost_error *err);
+
+/* One batch of several stored together: req, now_unix and checked in, the
+ * rest out (rc and err are metrics_ingest's return value and error for it). */
+struct metrics_ingest_job {
+    const Roost__V1__ReportRequest *req;
+    int64_t now_unix;
+    bool checked; /* metrics_ingest_check passed already */
+    struct metrics_ingest_result out;
+    roost_status rc;
+    roost_error err;
+};
+
+/* Stores n batches in one write transaction, so one fsync serves them all
+ * (metrics_group.h queues concurrent Report calls into such groups). Each
+ * job ends as metrics_ingest would have left it alone: a batch that fails
+ * validation is refused by itself; when one fails in the store (a merge
+ * that would overflow), nothing of the transaction is kept and every batch
+ * is stored on its own, so the failure stays that batch's; a store error
+ * (EIO, a full map) is every batch's. A batch repeated within the group is
+ * a duplicate from its second copy on, as it would be one after another. */
+void metrics_ingest_many(struct store *st, struct metrics_ingest_job *const *jobs, size_t n);
+
 #endif

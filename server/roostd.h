@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "hub.h"
+#include "metrics_group.h"
 #include "metrics_retention.h"
 #include "roost/status.h"
 #include "rpc.h"
@@ -46,6 +47,7 @@ struct roostd {
     struct experiments *experiments;
     struct rpc_server *rpc;
     struct metrics_retention *retention; /* background compaction of metric rows */
+    struct metrics_group *reports;       /* Report batches, committed in groups */
     time_t started;
     _Atomic uint64_t applies;
 };

@@ -6,23 +6,6 @@
  * share the batch's fate (all or nothing, counted once). */
 #include "metrics_test_util.h"
 
-static char dir[512];
-static struct store *st;
-
-static int setup(void **state)
-{
-    (void)state;
-    st = test_store_open(dir, sizeof dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    test_store_close(st, dir);
-    return 0;
-}
-
 static const int64_t M = T_NOW / 60 - 30;
 
 static void assert_nothing_stored(void)
@@ -266,20 +249,23 @@ static void recent_rows_share_the_batch_fate_and_count_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(nan_and_infinite_values_are_refused_and_nothing_is_stored,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(a_sketch_holding_nan_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_sketch_sum_that_would_become_infinite_is_refused, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(a_negative_interval_end_is_refused_by_name, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(counts_of_a_trillion_add_up_exactly, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_count_that_would_pass_2_64_is_refused_at_ingest, setup,
-                                        teardown),
         cmocka_unit_test_setup_teardown(
-            windows_and_hours_beyond_2_64_outcomes_are_reported_not_wrapped, setup, teardown),
-        cmocka_unit_test_setup_teardown(recent_rows_share_the_batch_fate_and_count_once, setup,
-                                        teardown),
+            nan_and_infinite_values_are_refused_and_nothing_is_stored, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(a_sketch_holding_nan_is_refused, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_sketch_sum_that_would_become_infinite_is_refused, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(a_negative_interval_end_is_refused_by_name, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(counts_of_a_trillion_add_up_exactly, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(
+            a_count_that_would_pass_2_64_is_refused_at_ingest, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(
+            windows_and_hours_beyond_2_64_outcomes_are_reported_not_wrapped,
+            store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(
+            recent_rows_share_the_batch_fate_and_count_once, store_setup, store_teardown),
     };
     return roost_run_tests("metrics_ingest", tests);
 }

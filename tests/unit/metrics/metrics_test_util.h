@@ -80,6 +80,24 @@ static inline void test_store_close(struct store *st, const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The fixture of the tests here: a fresh store in st for each test. */
+static char st_dir[512];
+static struct store *st;
+
+static inline int store_setup(void **state)
+{
+    (void)state;
+    st = test_store_open(st_dir, sizeof st_dir);
+    return 0;
+}
+
+static inline int store_teardown(void **state)
+{
+    (void)state;
+    test_store_close(st, st_dir);
+    return 0;
+}
+
 static inline uint64_t table_rows(struct store *st, enum store_table tbl)
 {
     struct store_txn t;

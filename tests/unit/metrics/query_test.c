@@ -4,23 +4,6 @@
  * instead of minute rows. */
 #include "metrics_test_util.h"
 
-static char dir[512];
-static struct store *st;
-
-static int setup(void **state)
-{
-    (void)state;
-    st = test_store_open(dir, sizeof dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    test_store_close(st, dir);
-    return 0;
-}
-
 static const int64_t M0 = T_NOW / 60 - 180; /* three hours before now, in minutes */
 
 /* ---- merging ------------------------------------------------------------ */
@@ -380,22 +363,25 @@ static void bad_windows_are_refused_with_a_reason(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(window_merges_every_minute_in_range, setup, teardown),
-        cmocka_unit_test_setup_teardown(window_merges_label_sets_unless_one_is_named, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(steps_tile_a_range_and_count_each_outcome_once, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(quantiles_of_merged_sketches_stay_within_one_percent,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(rollout_windows_after_the_mark_are_answered_to_the_second,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(window_merges_every_minute_in_range, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(window_merges_label_sets_unless_one_is_named, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(steps_tile_a_range_and_count_each_outcome_once, store_setup,
+                                        store_teardown),
         cmocka_unit_test_setup_teardown(
-            recent_rows_are_filed_by_interval_end_clamped_to_two_minutes, setup, teardown),
-        cmocka_unit_test_setup_teardown(no_recent_rows_without_a_mark_or_when_switched_off, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(series_are_listed_once_sorted_and_filtered, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(bad_windows_are_refused_with_a_reason, setup, teardown),
+            quantiles_of_merged_sketches_stay_within_one_percent, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(
+            rollout_windows_after_the_mark_are_answered_to_the_second, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(
+            recent_rows_are_filed_by_interval_end_clamped_to_two_minutes,
+            store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(
+            no_recent_rows_without_a_mark_or_when_switched_off, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(series_are_listed_once_sorted_and_filtered, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(bad_windows_are_refused_with_a_reason, store_setup,
+                                        store_teardown),
     };
     return roost_run_tests("metrics_query", tests);
 }

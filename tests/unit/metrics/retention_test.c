@@ -7,23 +7,6 @@
 
 #include "metrics_test_util.h"
 
-static char dir[512];
-static struct store *st;
-
-static int setup(void **state)
-{
-    (void)state;
-    st = test_store_open(dir, sizeof dir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    test_store_close(st, dir);
-    return 0;
-}
-
 /* An hour-aligned base far before T_NOW: hour H0 starts at minute H0M. */
 static const int64_t H0 = T_NOW / 3600 - 100;
 #define H0M (H0 * 60)
@@ -367,21 +350,22 @@ static void the_background_thread_starts_and_stops_promptly(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(rollup_keeps_counts_sums_and_sketches_identical, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(late_minutes_of_a_rolled_hour_join_its_hour_row, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(hour_rows_expire_after_the_hour_retention, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(recent_rows_expire_and_the_mark_only_moves_forward,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(compaction_runs_in_small_batches_while_ingest_continues,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(a_pass_stops_between_batches_when_asked, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            rollup_keeps_counts_sums_and_sketches_identical, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(
+            late_minutes_of_a_rolled_hour_join_its_hour_row, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(hour_rows_expire_after_the_hour_retention, store_setup,
+                                        store_teardown),
+        cmocka_unit_test_setup_teardown(
+            recent_rows_expire_and_the_mark_only_moves_forward, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(
+            compaction_runs_in_small_batches_while_ingest_continues, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(a_pass_stops_between_batches_when_asked, store_setup,
+                                        store_teardown),
         cmocka_unit_test(durations_parse_like_people_write_them),
         cmocka_unit_test(retention_options_that_cannot_work_are_refused),
-        cmocka_unit_test_setup_teardown(the_background_thread_starts_and_stops_promptly, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            the_background_thread_starts_and_stops_promptly, store_setup, store_teardown),
     };
     return roost_run_tests("metrics_retention", tests);
 }
