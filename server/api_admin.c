@@ -141,6 +141,7 @@ static void admin_status(void *ctx, const struct rpc_request *req, struct rpc_re
     struct roostd *d = ctx;
     Roost__V1__StatusResponse out = ROOST__V1__STATUS_RESPONSE__INIT;
     struct hub_stats hs;
+    char store_hex[2 * STORE_ID_LEN + 1];
 
     (void)req;
     hub_get_stats(d->hub, &hs);
@@ -156,6 +157,20 @@ static void admin_status(void *ctx, const struct rpc_request *req, struct rpc_re
     out.resyncs = hs.resyncs;
     out.applies = atomic_load(&d->applies);
     out.data_dir = (char *)d->cfg.data_dir;
+    {
+        static const char hex[] = "0123456789abcdef";
+        const uint8_t *id = store_id(d->store);
+        struct metrics_group_stats gs;
+        for (int i = 0; i < STORE_ID_LEN; i++) {
+            store_hex[2 * i] = hex[id[i] >> 4];
+            store_hex[2 * i + 1] = hex[id[i] & 15];
+        }
+        store_hex[2 * STORE_ID_LEN] = '\0';
+        out.store_id = store_hex;
+        metrics_group_get_stats(d->reports, &gs);
+        out.report_batches = gs.batches;
+        out.report_commits = gs.commits;
+    }
     {
         struct store_txn t;
         roost_error err;

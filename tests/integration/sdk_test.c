@@ -364,9 +364,38 @@ static void roostd_back_client_resumes_from_its_revision_without_a_snapshot(void
     sdk_events_destroy(&rec);
 }
 
+/* The store id `roostctl status --json` shows: 32 hex digits. */
+static void status_store_id(struct roostd_proc *p, char *out, size_t cap)
+{
+    char json[8192];
+    const char *args[] = {"--json", "status", NULL}, *at;
+
+    assert_int_equal(roostctl_run(p, json, sizeof json, NULL, 0, args), 0);
+    assert_non_null(at = strstr(json, "\"store_id\":\""));
+    at += strlen("\"store_id\":\"");
+    assert_true(strspn(at, "0123456789abcdef") == 32 && at[32] == '"');
+    snprintf(out, cap, "%.32s", at);
+}
+
+/* The store id of p's (stopped) data directory, read by serving it again
+ * on the same address for a moment; the same before and after a restart. */
+static void restart_store_id(struct roostd_proc *p, char *out, size_t cap)
+{
+    char again[40];
+
+    assert_true(sdk_roostd_restart(p));
+    status_store_id(p, out, cap);
+    assert_int_equal(roostd_stop(p, SIGTERM), 0);
+    assert_true(sdk_roostd_restart(p));
+    status_store_id(p, again, sizeof again);
+    assert_string_equal(again, out);
+    assert_int_equal(roostd_stop(p, SIGTERM), 0);
+}
+
 static void a_replaced_data_directory_is_not_resumed_as_the_same_history(void **state)
 {
     struct roostd_proc p = {0}, other = {0};
+    char first_id[40], other_id[40];
     struct sdk_events rec;
     roost_client_stats st;
     roost_client *c;
@@ -376,6 +405,7 @@ static void a_replaced_data_directory_is_not_resumed_as_the_same_history(void **
 
     (void)state;
     c = client_at_revision_2_then_roostd_stopped(&p, &rec);
+    restart_store_id(&p, first_id, sizeof first_id);
 
     /* Another data directory gets a history of its own, out of the
      * client's reach (another port): new-checkout turns on at its revision
@@ -384,6 +414,8 @@ static void a_replaced_data_directory_is_not_resumed_as_the_same_history(void **
     assert_int_equal(sdk_apply_flags(&other, "on", "green"), 1);
     assert_int_equal(sdk_apply_flags(&other, "on", "blue"), 2);
     assert_int_equal(sdk_apply_flags(&other, "on", "green"), 3);
+    status_store_id(&other, other_id, sizeof other_id);
+    assert_string_not_equal(other_id, first_id);
     assert_int_equal(roostd_stop(&other, SIGTERM), 0);
 
     /* That directory is now served at the client's address (a container
@@ -542,6 +574,11 @@ static void outcomes_are_flushed_on_close(void **state)
     assert_int_equal(roost_client_wait_ready(c, 2000), ROOST_OK);
     record_outcomes(c, 42, &sum, &successes);
     assert_int_equal(roost_client_close(c, NULL), ROOST_OK);
+    /* status counts the batches and the commits they took (group commit:
+     * never more commits than batches). */
+    assert_true(sdk_status_u64(&p, "report_batches") >= 1);
+    assert_true(sdk_status_u64(&p, "report_commits") >= 1);
+    assert_true(sdk_status_u64(&p, "report_commits") <= sdk_status_u64(&p, "report_batches"));
     assert_int_equal(roostd_stop(&p, SIGTERM), 0);
     check_stored_once(&p, 42, sum, successes);
 }

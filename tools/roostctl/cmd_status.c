@@ -67,6 +67,9 @@ int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv)
         cJSON_AddNumberToObject(o, "rollouts", s->rollouts);
         cJSON_AddNumberToObject(o, "experiments", s->experiments);
         cJSON_AddNumberToObject(o, "hooks_pending", (double)s->hooks_pending);
+        cJSON_AddStringToObject(o, "store_id", s->store_id);
+        cJSON_AddNumberToObject(o, "report_batches", (double)s->report_batches);
+        cJSON_AddNumberToObject(o, "report_commits", (double)s->report_commits);
         {
             cJSON *probes = cJSON_AddArrayToObject(o, "probes");
             for (size_t i = 0; i < s->n_probes; i++) {
@@ -90,7 +93,8 @@ int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv)
         printf("  flags           %u\n", s->flags);
         printf("  subscribers     %u\n", s->subscribers);
         printf("  uptime          %llus\n", (unsigned long long)s->uptime_seconds);
-        printf("  store           %s in %s\n", size, s->data_dir);
+        printf("  store           %s in %s (id %s)\n", size, s->data_dir,
+               s->store_id[0] ? s->store_id : "unknown");
         printf("  sent            %llu snapshots, %llu changes, %llu resyncs\n",
                (unsigned long long)s->snapshots_sent, (unsigned long long)s->changes_sent,
                (unsigned long long)s->resyncs);
@@ -98,6 +102,8 @@ int roostctl_cmd_status(const struct roostctl *g, int argc, char **argv)
         printf("  rollouts        %u (roostctl rollout list)\n", s->rollouts);
         printf("  experiments     %u (roostctl experiment list)\n", s->experiments);
         printf("  hooks pending   %llu\n", (unsigned long long)s->hooks_pending);
+        printf("  reports         %llu batches in %llu commits since start\n",
+               (unsigned long long)s->report_batches, (unsigned long long)s->report_commits);
         for (size_t i = 0; i < s->n_probes; i++)
             printf("  probe %-10s%s, circuit %s, %.1f ms%s%s\n", s->probes[i]->name,
                    s->probes[i]->state, s->probes[i]->circuit, s->probes[i]->latency_ms,
