@@ -1,8 +1,10 @@
 /* Stored programs brought up to this build's image format. See recompile.h.
  *
- * A stored program is stale when roost_flag_load refuses it; a version
+ * A stored program is stale when roost_flag_load refuses it (a version
  * mismatch is the expected reason, but any image this engine cannot load
- * is worth replacing when its source still compiles. The source is the
+ * is worth replacing when its source still compiles), or when it is of an
+ * older format than this build writes: it still loads, but without the
+ * newer format's instructions it runs slower. The source is the
  * normalized definition the compiler produced ($refs inlined, metadata
  * merged), so one flag compiles on its own, without its document.
  */
@@ -22,13 +24,19 @@
 
 /* The engine keeps pointers into the image it loads and may expect the
  * alignment malloc gives; protobuf-c's bytes carry no such promise. */
-static bool program_loads(const ProtobufCBinaryData *p, roost_error *why)
+static bool program_is_current(const ProtobufCBinaryData *p, roost_error *why)
 {
     roost_flag f;
-    void *copy = malloc(p->len ? p->len : 1);
+    void *copy;
     bool ok;
 
-    if (!copy) {
+    /* u16 format version at offset 4, little-endian (docs/engine.md) */
+    if (p->len >= 6 && (unsigned)(p->data[4] | p->data[5] << 8) < ROOST_IMAGE_VERSION) {
+        roost_error_set(why, ROOST_ECORRUPT, "image format %u, this roostd writes %u",
+                        (unsigned)(p->data[4] | p->data[5] << 8), (unsigned)ROOST_IMAGE_VERSION);
+        return false;
+    }
+    if (!(copy = malloc(p->len ? p->len : 1))) {
         roost_error_set(why, ROOST_ENOMEM, "out of memory");
         return true; /* not known to be stale: leave it */
     }
@@ -87,7 +95,7 @@ static bool refresh_program(const char *exp, const char *flag, const char *sourc
     const roost_compiled_flag *cf;
     roost_error why;
 
-    if (!source || !source[0] || program_loads(program, &why))
+    if (!source || !source[0] || program_is_current(program, &why))
         return false;
     if (compile_one(flag, source, keep, &cf, &why) != ROOST_OK) {
         log_failed("experiment", exp, &why);
@@ -127,7 +135,7 @@ static roost_status recompile_flags(struct store_txn *t, char **keys, size_t n,
             return roost_error_set(err, ROOST_ECORRUPT, "stored flag %s cannot be decoded",
                                    keys[i]);
         }
-        if (program_loads(&rec->flag->program, &why)) {
+        if (program_is_current(&rec->flag->program, &why)) {
             roost__storage__v1__flag_record__free_unpacked(rec, NULL);
             continue;
         }

@@ -43,10 +43,14 @@ extern "C" {
 
 /* ---------------------------------------------------------------- limits */
 
-/* Format version of the images this engine reads and roostd writes. An image
- * with another version is refused by roost_flag_load (ROOST_ECORRUPT, with a
- * message that names both versions). */
+/* Format version of the images roostd writes, the newest this engine reads.
+ * Older formats down to ROOST_IMAGE_VERSION_MIN load too (each format only
+ * adds instructions and operand shapes to the one before, and an image may
+ * use only those of its own format), so an SDK can be upgraded before
+ * roostd. An image of any other version is refused by roost_flag_load
+ * (ROOST_ECORRUPT, with a message that names the versions). */
 #define ROOST_IMAGE_VERSION 2
+#define ROOST_IMAGE_VERSION_MIN 1
 
 /* Fixed limits. The compiler refuses flags beyond them (ROOST_ELIMIT, with a
  * message that names the limit), so every image roostd produces evaluates

@@ -390,11 +390,12 @@ typedef struct roost_vm {
 bool roost_vm_run(roost_vm *vm, const uint8_t *code, uint32_t len, const rv **out);
 
 /* Checks that code[0..len) is safe to run against constants of `flag`:
- * known opcodes, operands in range, forward jumps to instruction starts,
- * consistent stack depth on every path, one value at OP_RET. On success
- * stores the deepest stack use in *max_stack. On failure returns false and
- * points *why at a static description. */
-bool roost_code_verify(const roost_flag *flag, const uint8_t *code, uint32_t len,
+ * known opcodes of image format `format` (format 1 has neither OP_CMPKJF
+ * nor keyed fractional operands), operands in range, forward jumps to
+ * instruction starts, consistent stack depth on every path, one value at
+ * OP_RET. On success stores the deepest stack use in *max_stack. On failure
+ * returns false and points *why at a static description. */
+bool roost_code_verify(const roost_flag *flag, const uint8_t *code, uint32_t len, unsigned format,
                        uint32_t *max_stack, const char **why);
 
 /* Checks the constant table and blob of `flag` (kinds, bounds, variant

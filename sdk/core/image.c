@@ -98,8 +98,8 @@ static uint8_t const_kind(const roost_flag *f, uint32_t k)
     return roost_const_at(f, k)[0];
 }
 
-bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, uint32_t *max_stack,
-                       const char **why)
+bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, unsigned format,
+                       uint32_t *max_stack, const char **why)
 {
     pending pend[MAX_PENDING];
     uint32_t npend = 0, depth = 0, max = 0, pc = 0, steps = 0;
@@ -266,6 +266,8 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
                 uint8_t shape = o[1 + i];
                 if (shape == RI_FRAC_KEYED ? i != 0 : shape > 3 && shape < RI_FRAC_TABLE)
                     BAD("bad fractional operand shape");
+                if (shape == RI_FRAC_KEYED && format < 2)
+                    BAD("keyed fractional operand in a format 1 image (it is format 2)");
                 slots += shape >= RI_FRAC_KEYED ? 1u : shape;
             }
             NEED(slots);
@@ -291,6 +293,8 @@ bool roost_code_verify(const roost_flag *f, const uint8_t *code, uint32_t len, u
             jump_depth = depth;
             break;
         case OP_CMPKJF:
+            if (format < 2)
+                BAD("CMPKJF in a format 1 image (it is format 2)");
             /* Both operands come from the constant table, not the stack:
              * any kind will do (a PATH is read from the context). */
             if (o[0] >= CMP__COUNT || o[1] >= CMP_MODE__COUNT)
@@ -542,9 +546,11 @@ roost_status roost_flag_load(roost_flag *flag, const void *image, size_t len, ro
 #define CORRUPT(...) return roost_error_set(err, ROOST_ECORRUPT, "flag image: " __VA_ARGS__)
     if (len < RI_HEADER_LEN || memcmp(img, RI_MAGIC, 4) != 0)
         CORRUPT("not a Roost flag image (%zu bytes, no RSTF header)", len);
-    if (ri_u16(img + RI_OFF_VERSION) != ROOST_IMAGE_VERSION)
-        CORRUPT("format version %u, this engine reads version %u; update the SDK",
-                (unsigned)ri_u16(img + RI_OFF_VERSION), (unsigned)ROOST_IMAGE_VERSION);
+    unsigned format = ri_u16(img + RI_OFF_VERSION);
+    if (format < ROOST_IMAGE_VERSION_MIN || format > ROOST_IMAGE_VERSION)
+        CORRUPT("format version %u, this engine reads versions %u to %u; %s", format,
+                (unsigned)ROOST_IMAGE_VERSION_MIN, (unsigned)ROOST_IMAGE_VERSION,
+                format > ROOST_IMAGE_VERSION ? "update the SDK" : "recompile it with a newer roostd");
     if (ri_u16(img + RI_OFF_HLEN) != RI_HEADER_LEN)
         CORRUPT("header length %u, expected %u", (unsigned)ri_u16(img + RI_OFF_HLEN),
                 (unsigned)RI_HEADER_LEN);
@@ -653,7 +659,7 @@ roost_status roost_flag_load(roost_flag *flag, const void *image, size_t len, ro
     f.code = img + coff;
     if (f.targeting == RI_TARGETING_PROGRAM) {
         uint32_t need;
-        if (!roost_code_verify(&f, f.code, f.code_len, &need, &why))
+        if (!roost_code_verify(&f, f.code, f.code_len, format, &need, &why))
             CORRUPT("program check failed: %s", why);
         if (need > f.max_stack)
             CORRUPT("program needs %u stack values but the header says %u", (unsigned)need,

@@ -554,7 +554,7 @@ static int run_fragment(rc *c, size_t mark)
     pool_flag(c, &f);
     const uint8_t *code = c->out->code.data + mark;
     uint32_t len = (uint32_t)(c->out->code.len - mark);
-    if (!roost_code_verify(&f, code, len, &need, &why)) {
+    if (!roost_code_verify(&f, code, len, ROOST_IMAGE_VERSION, &need, &why)) {
         if (strstr(why, "ROOST_EVAL_STACK") || strstr(why, "ROOST_MAX"))
             return ERR(ROOST_ELIMIT, "%s: %s", c->path, why);
         return ERR(ROOST_EINTERNAL, "%s: compiler produced an invalid fragment: %s", c->path, why);
@@ -1589,8 +1589,8 @@ roost_status roost_rule_compile(const cJSON *targeting, const rule_env *env, rul
                     "%s: the targeting rule compiles to %zu bytes of program; the limit is %u "
                     "(ROOST_MAX_CODE)",
                     c->path, out->code.len, (unsigned)ROOST_MAX_CODE);
-        } else if (!roost_code_verify(&f, out->code.data, (uint32_t)out->code.len, &out->max_stack,
-                                      &why)) {
+        } else if (!roost_code_verify(&f, out->code.data, (uint32_t)out->code.len,
+                                      ROOST_IMAGE_VERSION, &out->max_stack, &why)) {
             if (strstr(why, "ROOST_"))
                 r = ERR(ROOST_ELIMIT,
                         "%s: the targeting rule is too large for the engine: %s (limits: %u "

@@ -168,8 +168,8 @@ static void flag_load_refuses_truncated_foreign_and_corrupted_images(void **stat
 
     img[RI_OFF_VERSION] = ROOST_IMAGE_VERSION + 1;
     assert_int_equal(roost_flag_load(&f, img, cf->image_len, &err), ROOST_ECORRUPT);
-    assert_string_equal(err.msg,
-                        "flag image: format version 3, this engine reads version 2; update the SDK");
+    assert_string_equal(err.msg, "flag image: format version 3, this engine reads versions 1 to 2; "
+                                 "update the SDK");
     img[RI_OFF_VERSION] = ROOST_IMAGE_VERSION;
     img[cf->image_len - 1] ^= 0x40;
     assert_int_equal(roost_flag_load(&f, img, cf->image_len, &err), ROOST_ECORRUPT);
@@ -218,6 +218,75 @@ static void fused_instructions_are_verified_operand_by_operand(void **state)
     assert_string_equal(err.msg, "flag image: program check failed: bad fractional operand shape");
     assert_int_equal(load_with_code_byte("frac", 8, 4, &err), ROOST_ECORRUPT);
     assert_string_equal(err.msg, "flag image: program check failed: bad fractional operand shape");
+}
+
+/* A copy of flag `key`'s image labelled format `version` (the version is
+ * outside the checksum), loaded into *f; the caller frees the copy after
+ * the last use of *f. */
+static uint8_t *load_as_version(const char *key, unsigned version, roost_flag *f, roost_status *rc,
+                                roost_error *err)
+{
+    const roost_compiled_flag *cf = compiled(key);
+    uint8_t *img = malloc(cf->image_len);
+
+    assert_non_null(img);
+    memcpy(img, cf->image, cf->image_len);
+    img[RI_OFF_VERSION] = (uint8_t)version;
+    img[RI_OFF_VERSION + 1] = 0;
+    *rc = roost_flag_load(f, img, cf->image_len, err);
+    return img;
+}
+
+/* An SDK newer than roostd: format 1 images load and evaluate as before
+ * when they use only format 1's instructions; a format 2 instruction in an
+ * image that says format 1 is refused by name, and so is format 0. */
+static void older_format_images_load_when_they_use_only_their_format(void **state)
+{
+    roost_ctx_attr attrs[2];
+    roost_ctx ctx;
+    roost_result r;
+    roost_flag f;
+    roost_status rc;
+    roost_error err;
+    uint8_t *img, *copy;
+
+    (void)state;
+    roost_ctx_init(&ctx, attrs, 2);
+    roost_ctx_set_number(&ctx, "z", 4);
+    for (int k = 0; k < 3; k++) {
+        static const char *const keys[] = {"boom", "n", "o"};
+        roost_flag now;
+        roost_result r2;
+        double v1, v2;
+
+        img = load_as_version(keys[k], 1, &f, &rc, &err);
+        assert_int_equal(rc, ROOST_OK);
+        copy = load_as_version(keys[k], ROOST_IMAGE_VERSION, &now, &rc, &err);
+        assert_int_equal(rc, ROOST_OK);
+        v1 = roost_eval_float(&f, &ctx, -1, &r);
+        v2 = roost_eval_float(&now, &ctx, -1, &r2);
+        assert_true(v1 == v2);
+        assert_int_equal(r.reason, r2.reason);
+        assert_int_equal(r.error, r2.error);
+        free(copy);
+        free(img);
+    }
+
+    img = load_as_version("s", 1, &f, &rc, &err);
+    assert_int_equal(rc, ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: program check failed: CMPKJF in a format 1 image (it is "
+                                 "format 2)");
+    free(img);
+    img = load_as_version("frac", 1, &f, &rc, &err);
+    assert_int_equal(rc, ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: program check failed: keyed fractional operand in a "
+                                 "format 1 image (it is format 2)");
+    free(img);
+    img = load_as_version("boom", 0, &f, &rc, &err);
+    assert_int_equal(rc, ROOST_ECORRUPT);
+    assert_string_equal(err.msg, "flag image: format version 0, this engine reads versions 1 to 2; "
+                                 "recompile it with a newer roostd");
+    free(img);
 }
 
 /* Every byte changed, with the checksum recomputed so the structural
@@ -399,6 +468,7 @@ int main(void)
         cmocka_unit_test(flag_load_refuses_truncated_foreign_and_corrupted_images),
         cmocka_unit_test(single_byte_corruption_is_refused_or_harmless),
         cmocka_unit_test(fused_instructions_are_verified_operand_by_operand),
+        cmocka_unit_test(older_format_images_load_when_they_use_only_their_format),
         cmocka_unit_test(flagset_finds_by_key_and_refuses_duplicates),
         cmocka_unit_test(context_attributes_replace_and_respect_capacity),
         cmocka_unit_test(json_contexts_flatten_to_escaped_paths),
